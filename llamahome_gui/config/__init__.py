@@ -1,0 +1,1 @@
+"""Config layer: schema, comment-preserving TOML store, overrides. No Qt, no torch."""

@@ -1,0 +1,1 @@
+"""The engine. No Qt; torch / transformers / peft are imported inside functions."""

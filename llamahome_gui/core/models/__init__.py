@@ -1,0 +1,1 @@
+"""Models: the bundled starter model, the models folder, model info, memory estimates."""
