@@ -1,0 +1,64 @@
+"""Resolve which model folder, device and dtype a config asks for, and load it safely."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The configured model folder is missing or not a model; the message says how to fix it."""
+
+
+def resolve_model_dir(path: str | Path | None,
+                      progress: Callable[[str], None] | None = None) -> Path:
+    """The model folder for ``model.model.path``; empty means the bundled starter model
+    (imported on first use)."""
+    if not path or not str(path).strip():
+        from llamahome_gui.core.models.starter import ensure_starter
+
+        return ensure_starter(progress=progress)
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise ModelNotFoundError(
+            f"model folder {folder} does not exist; set model.model.path to a Hugging Face model "
+            "folder, or leave it empty to use the bundled starter model")
+    if not (folder / "config.json").is_file():
+        raise ModelNotFoundError(f"{folder} is not a model folder (no config.json inside)")
+    return folder
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"model.model.device is {device!r} but no CUDA GPU is available; "
+                           "set it to auto or cpu")
+    return device
+
+
+def pick_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype == "auto":
+        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+def load_model_and_tokenizer(folder: Path, *, device: str = "cpu", dtype: Any = None,
+                             trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """Weights from safetensors only (never pickle)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code)
+    model.to(device)
+    return model, tokenizer
