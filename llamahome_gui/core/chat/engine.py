@@ -1,0 +1,283 @@
+"""The chat engine: one loaded base model, any number of PEFT adapters on top of it.
+
+Switching adapter never reloads the base weights: the first adapter wraps the model in a
+``PeftModel``, later ones are added with ``load_adapter`` and picked with ``set_adapter``;
+the base model answers inside ``disable_adapter()``. No Qt here: the CLI, the worker and the
+tests drive the same object.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llamahome_gui.core.chat.prompt import PreparedPrompt, fit_to_context
+from llamahome_gui.core.chat.settings import GenerationSettings
+from llamahome_gui.core.chat.streaming import ChatStream, GenerationStats
+
+Progress = Callable[[str], None]
+
+
+class ChatEngineError(RuntimeError):
+    """Something the user can fix (no model loaded, a bad adapter folder); the message says how."""
+
+
+@dataclass(frozen=True)
+class LoadInfo:
+    model_dir: str
+    adapter_dir: str
+    device: str
+    dtype: str
+    parameters: int
+    context_limit: int
+    seconds: float
+
+    @property
+    def model_name(self) -> str:
+        return Path(self.model_dir).name
+
+
+@dataclass(frozen=True)
+class UnloadInfo:
+    rss_before: int
+    rss_after: int
+
+    @property
+    def freed_bytes(self) -> int:
+        return max(0, self.rss_before - self.rss_after)
+
+
+@dataclass(frozen=True)
+class ABResult:
+    """One question answered by the base model (A) and by the adapter (B)."""
+
+    base_text: str
+    base_stats: GenerationStats
+    adapter_text: str
+    adapter_stats: GenerationStats
+
+
+def process_rss() -> int:
+    import psutil
+
+    return psutil.Process(os.getpid()).memory_info().rss
+
+
+def _release_freed_heap() -> None:
+    """Hand freed heap pages back to the OS so the RSS drop is real (glibc keeps them)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def adapter_weights_file(folder: Path) -> Path:
+    """The adapter's safetensors file; a clear error for anything else (never unpickle)."""
+    if not (folder / "adapter_config.json").is_file():
+        raise ChatEngineError(f"{folder} is not a PEFT adapter folder (no adapter_config.json); "
+                              "pick a run's 'adapter' folder")
+    weights = folder / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise ChatEngineError(f"{folder} has no adapter_model.safetensors; only safetensors adapters "
+                              "are loaded (re-save it with save_pretrained(safe_serialization=True))")
+    return weights
+
+
+class ChatEngine:
+    """Load, chat, switch adapters, compare, unload. Not thread-safe: one owner thread calls
+    everything except :meth:`stop`, which any thread may call."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._info: LoadInfo | None = None
+        self._adapters: dict[str, tuple[str, float]] = {}  # folder -> (peft name, weights mtime)
+        self._active: str = ""  # folder of the active adapter; "" = base model
+        self._stop = threading.Event()
+        self._stream: ChatStream | None = None
+
+    # ------------------------------------------------------------------ loading
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def info(self) -> LoadInfo | None:
+        return self._info
+
+    @property
+    def adapter(self) -> str:
+        """Folder of the active adapter, "" when the base model answers."""
+        return self._active
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tokenizer
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    def load(self, model_dir: str | Path | None = None, *, device: str = "auto",
+             dtype: str = "auto", adapter: str | Path | None = None,
+             trust_remote_code: bool = False, max_sequence_length: int | None = None,
+             progress: Progress | None = None) -> LoadInfo:
+        """Load the model folder (empty: the starter model) and optionally an adapter."""
+        from transformers.utils import logging as hf_logging
+
+        from llamahome_gui.core.models.loading import (
+            load_model_and_tokenizer,
+            pick_device,
+            pick_dtype,
+            resolve_model_dir,
+        )
+
+        hf_logging.disable_progress_bar()  # progress goes through ``progress``, not stderr
+        say = progress or (lambda _m: None)
+        started = time.perf_counter()
+        if self.loaded:
+            self.unload()
+        folder = resolve_model_dir(model_dir or "", progress=say)
+        device_name = pick_device(device)
+        torch_dtype = pick_dtype(dtype, device_name)
+        say(f"Loading {folder.name} on {device_name}…")
+        model, tokenizer = load_model_and_tokenizer(folder, device=device_name, dtype=torch_dtype,
+                                                    trust_remote_code=trust_remote_code)
+        model.eval()
+        self._model, self._tokenizer = model, tokenizer
+        limit = int(getattr(model.config, "max_position_embeddings", 0) or 0) or 2048
+        if max_sequence_length:
+            limit = min(limit, int(max_sequence_length))
+        self._info = LoadInfo(str(folder), "", device_name, str(torch_dtype).replace("torch.", ""),
+                              sum(p.numel() for p in model.parameters()), limit, 0.0)
+        if adapter:
+            self.set_adapter(adapter, progress=say)
+        self._info = LoadInfo(str(folder), self._active, device_name, self._info.dtype,
+                              self._info.parameters, limit, time.perf_counter() - started)
+        say(f"{folder.name} ready")
+        return self._info
+
+    def unload(self) -> UnloadInfo:
+        """Drop the model and every adapter; RSS before and after (and the GPU cache emptied)."""
+        self.stop()
+        if self._stream is not None:
+            self._stream.wait_quietly()
+        before = process_rss()
+        on_gpu = bool(self._info and self._info.device.startswith("cuda"))
+        self._model = self._tokenizer = self._info = self._stream = None
+        self._adapters.clear()
+        self._active = ""
+        gc.collect()
+        if on_gpu:
+            import torch
+
+            torch.cuda.empty_cache()
+        _release_freed_heap()
+        return UnloadInfo(before, process_rss())
+
+    # ----------------------------------------------------------------- adapters
+
+    def set_adapter(self, folder: str | Path | None, progress: Progress | None = None) -> str:
+        """Answer with this adapter (None/"" = the base model). Loads it once, keeps the base."""
+        self._require_loaded()
+        if not folder or not str(folder).strip():
+            self._active = ""
+            return ""
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise ChatEngineError(f"adapter folder {path} does not exist; pick a run's 'adapter' "
+                                  "folder or clear inference.chat.adapter_path")
+        mtime = adapter_weights_file(path).stat().st_mtime
+        key = str(path)
+        known = self._adapters.get(key)
+        if known and known[1] != mtime:  # retrained in place: load the new weights
+            self._model.delete_adapter(known[0])
+            del self._adapters[key]
+            known = None
+        if known is None:
+            name = f"adapter_{len(self._adapters)}_{int(time.time() * 1000) % 100000}"
+            (progress or (lambda _m: None))(f"Loading adapter {path.parent.name}/{path.name}…")
+            self._attach(path, name)
+            self._adapters[key] = (name, mtime)
+        self._model.set_adapter(self._adapters[key][0])
+        self._active = key
+        return key
+
+    def _attach(self, path: Path, name: str) -> None:
+        try:
+            if self._adapters:
+                self._model.load_adapter(str(path), adapter_name=name)
+            else:
+                from peft import PeftModel
+
+                self._model = PeftModel.from_pretrained(self._model, str(path), adapter_name=name)
+            self._model.eval()
+        except (RuntimeError, ValueError, KeyError) as exc:
+            base = self._info.model_dir if self._info else "?"
+            raise ChatEngineError(f"adapter {path} does not fit the model {base}: {exc}. Load the "
+                                  "base model the adapter was trained on (model.model.path)") from exc
+
+    # --------------------------------------------------------------- generation
+
+    def prepare(self, system_prompt: str, turns: list[dict[str, str]],
+                settings: GenerationSettings) -> PreparedPrompt:
+        """Render and fit the conversation (oldest turns dropped when it is too long)."""
+        self._require_loaded()
+        return fit_to_context(self._tokenizer, system_prompt, turns,
+                              context_limit=self._info.context_limit,
+                              max_new_tokens=settings.max_new_tokens)
+
+    def stream(self, system_prompt: str, turns: list[dict[str, str]],
+               settings: GenerationSettings, *, use_adapter: bool | None = None,
+               prepared: PreparedPrompt | None = None) -> ChatStream:
+        """Start answering the last user turn; iterate the result for the text.
+
+        ``use_adapter=False`` answers with the base model even when an adapter is active.
+        """
+        self._require_loaded()
+        prepared = prepared or self.prepare(system_prompt, turns, settings)
+        with_adapter = bool(self._active) and use_adapter is not False
+        context = self._base_context if self._adapters and not with_adapter else nullcontext
+        self._stop.clear()
+        self._stream = ChatStream(self._model, self._tokenizer, prepared, settings.generate_kwargs(),
+                                  self._stop, context=context,
+                                  adapter_label=self._active if with_adapter else "")
+        return self._stream
+
+    def chat(self, system_prompt: str, turns: list[dict[str, str]], settings: GenerationSettings,
+             *, use_adapter: bool | None = None) -> tuple[str, GenerationStats]:
+        """The whole answer at once (tests, scripts)."""
+        stream = self.stream(system_prompt, turns, settings, use_adapter=use_adapter)
+        text = stream.wait()
+        return text, stream.stats
+
+    def compare(self, system_prompt: str, turns: list[dict[str, str]],
+                settings: GenerationSettings) -> ABResult:
+        """The same question answered with the adapter disabled, then enabled."""
+        if not self._active:
+            raise ChatEngineError("A/B needs an adapter: pick one (inference.chat.adapter_path)")
+        base_text, base_stats = self.chat(system_prompt, turns, settings, use_adapter=False)
+        text, stats = self.chat(system_prompt, turns, settings, use_adapter=True)
+        return ABResult(base_text, base_stats, text, stats)
+
+    def stop(self) -> None:
+        """Ask the running answer to end after its current token (any thread)."""
+        self._stop.set()
+
+    def _base_context(self) -> Any:
+        return self._model.disable_adapter()
+
+    def _require_loaded(self) -> None:
+        if not self.loaded:
+            raise ChatEngineError("no model is loaded; load one first (model.model.path, empty = "
+                                  "the bundled starter model)")
