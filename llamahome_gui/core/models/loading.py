@@ -62,3 +62,13 @@ def load_model_and_tokenizer(folder: Path, *, device: str = "cpu", dtype: Any = 
         folder, dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code)
     model.to(device)
     return model, tokenizer
+
+
+def load_tokenizer(folder: Path, *, trust_remote_code: bool = False) -> Any:
+    """The model's tokenizer alone (dataset checks and previews need no weights)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
