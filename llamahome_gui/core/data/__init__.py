@@ -9,6 +9,11 @@ The contract the trainer, the CLI and the GUI use::
     lines = preview(path, fmt, tokenizer, n)                             # list[str]
 
 Nothing here imports torch; a tokenizer is any Hugging Face tokenizer object.
+
+Training must see what chat sends: chat prepends ``inference.chat.system_prompt`` (when not
+empty) as a system message, so pass the same text as ``system_prompt=`` to ``render_examples``
+(records with their own system message keep it). Without it the template's default system
+prompt is used.
 """
 
 from llamahome_gui.core.data.formats import load_dataset, parse_dataset
