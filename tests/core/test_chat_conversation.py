@@ -1,0 +1,74 @@
+"""Saved conversations, Markdown export and generation settings, without a model."""
+
+from __future__ import annotations
+
+import pytest
+
+from llamahome_gui import paths
+from llamahome_gui.config.schema import GenerationSection
+from llamahome_gui.core.chat import (
+    Conversation,
+    ConversationFileError,
+    GenerationSettings,
+    export_markdown,
+    history_dir,
+    list_conversations,
+    load_conversation,
+    save_conversation,
+)
+
+
+def test_save_list_reopen_round_trip(tmp_path):
+    chat = Conversation(system_prompt="Be kind.", model="tiny")
+    chat.add("user", "What is a LoRA adapter, in one line?")
+    chat.add("assistant", "A small low-rank update.\n\n```python\nprint('hi')\n```",
+             stats={"summary": "first token 0.1 s"})
+    path = save_conversation(chat, tmp_path)
+    save_conversation(chat, tmp_path)  # saving again overwrites, never duplicates
+    listed = list_conversations(tmp_path)
+    assert [s.path for s in listed] == [path]
+    assert listed[0].title == "What is a LoRA adapter, in one line?" and listed[0].turns == 2
+    again = load_conversation(path)
+    assert again.messages == chat.messages and again.system_prompt == "Be kind."
+    assert again.turns() == [{"role": "user", "content": chat.messages[0].content},
+                             {"role": "assistant", "content": chat.messages[1].content}]
+
+
+def test_markdown_export_reads_as_a_transcript(tmp_path):
+    chat = Conversation(model="SmolLM2", adapter="/runs/x/adapter", system_prompt="Be kind.")
+    chat.add("user", "Hello")
+    chat.add("assistant", "Hi!\n```\ncode\n```")
+    text = export_markdown(chat, tmp_path / "out" / "chat.md").read_text()
+    assert text.startswith("# Hello\n")
+    assert "**Adapter:** /runs/x/adapter" in text and "**System prompt:** Be kind." in text
+    assert text.index("## You\n\nHello") < text.index("## Assistant\n\nHi!\n```\ncode\n```")
+
+
+def test_broken_file_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"messages": [\n  {"role": "user",, }\n]}')
+    with pytest.raises(ConversationFileError, match=r"bad.json:2: not valid JSON"):
+        load_conversation(bad)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"messages": [{"text": "hi"}]}')
+    with pytest.raises(ConversationFileError, match="needs 'role' and 'content'"):
+        load_conversation(wrong)
+    assert [s.path.name for s in list_conversations(tmp_path)] == ["wrong.json"]
+
+
+def test_history_dir_defaults_to_user_data(tmp_path):
+    assert history_dir("") == paths.chat_history_dir()
+    assert history_dir(str(tmp_path)) == tmp_path
+
+
+def test_generation_settings_follow_the_schema():
+    assert GenerationSettings() == GenerationSettings.from_section(GenerationSection())
+    sampling = GenerationSettings.from_section(GenerationSection(temperature=0.5, top_k=7))
+    assert sampling.generate_kwargs() == {"max_new_tokens": 256, "do_sample": True,
+                                          "repetition_penalty": 1.1, "temperature": 0.5,
+                                          "top_p": 0.9, "top_k": 7}
+    assert GenerationSettings(do_sample=False).generate_kwargs()["do_sample"] is False
+    greedy = GenerationSettings().with_overrides(temperature=0, max_new_tokens=5)
+    assert greedy.greedy and "temperature" not in greedy.generate_kwargs()
+    with pytest.raises(ValueError, match="temperature"):
+        GenerationSettings().with_overrides(temperature=5)
