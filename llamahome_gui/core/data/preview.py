@@ -73,5 +73,5 @@ def preview(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n: int =
     for item in preview_items(path, fmt, tokenizer, n, max_seq_length, system_prompt):
         cut = ", truncated" if item.truncated else ""
         out.append(f"── {item.location} · {item.tokens} tokens, {item.trained} trained{cut} ──\n"
-                   f"{item.marked}")
+                   f"{item.marked.rstrip()}")
     return out
