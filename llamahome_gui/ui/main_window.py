@@ -1,0 +1,324 @@
+"""MainWindow: navigation bar, page stack, menus, status bar and window-level behaviour.
+
+It knows no page's insides: pages are plugged in by ``llamahome_gui.app``; config editing
+actions (Save, Undo, Redo) act on the shared ``ConfigState``. Settings remembered between
+sessions: geometry, window state, last page and appearance.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QByteArray, QSize, Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
+from PyQt6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QSystemTrayIcon,
+    QWidget,
+)
+
+from llamahome_gui import APP_NAME
+from llamahome_gui.ui.context import AppContext
+from llamahome_gui.ui.state import ConfigStateError
+from llamahome_gui.ui.theme import MODES, ThemeManager, app_icon
+
+
+class MainWindow(QMainWindow):
+    """The application's one window."""
+
+    page_changed = pyqtSignal(str)  # page key
+
+    def __init__(self, ctx: AppContext, theme: ThemeManager) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.theme = theme
+        self.persist_settings = True
+        self._keys: list[str] = []
+        self._titles: dict[str, str] = {}
+        self._icons: dict[str, str] = {}
+        self._actions: dict[str, QAction] = {}
+        self._tray: QSystemTrayIcon | None = None
+        self.setWindowIcon(app_icon())
+        self.setMinimumSize(960, 640)
+
+        central = QWidget(self)
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.nav = QListWidget(central)
+        self.nav.setObjectName("navBar")
+        self.nav.setIconSize(QSize(20, 20))
+        self.nav.setFixedWidth(150)
+        self.nav.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.nav.currentRowChanged.connect(self._on_nav_current_row_changed)
+        self.stack = QStackedWidget(central)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._unsaved_label = QLabel()
+        self._unsaved_label.setObjectName("status.unsaved")
+        self.statusBar().addPermanentWidget(self._unsaved_label)
+        self._build_menus()
+        ctx.state.any_dirty_changed.connect(self._on_state_any_dirty_changed)
+        ctx.state.errors_changed.connect(self._on_state_changed)
+        ctx.state.value_changed.connect(self._on_state_changed)
+        ctx.state.reloaded.connect(self._on_state_changed)
+        theme.changed.connect(self._on_theme_changed)
+        self._refresh_save_state()
+
+    # -- pages ----------------------------------------------------------------------------
+    def add_page(self, key: str, title: str, icon: str, widget: QWidget) -> None:
+        self._keys.append(key)
+        self._titles[key] = title
+        self._icons[key] = icon
+        self.stack.addWidget(widget)
+        item = QListWidgetItem(self.theme.icon(icon), title)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        item.setToolTip(f"{title} (Ctrl+{len(self._keys)})")
+        self.nav.addItem(item)
+        action = QAction(self.theme.icon(icon), title, self)
+        action.setObjectName(f"view.page.{key}")
+        if len(self._keys) <= 9:
+            action.setShortcut(QKeySequence(f"Ctrl+{len(self._keys)}"))
+        action.triggered.connect(lambda _=False, k=key: self.navigate(k))
+        self._page_menu.addAction(action)
+        self._actions[action.objectName()] = action
+        if self.nav.currentRow() < 0:
+            self.nav.setCurrentRow(0)
+
+    def page_keys(self) -> list[str]:
+        return list(self._keys)
+
+    def page_widget(self, key: str) -> QWidget | None:
+        return self.stack.widget(self._keys.index(key)) if key in self._keys else None
+
+    def navigate(self, key: str) -> None:
+        if key not in self._keys:
+            raise KeyError(f"unknown page {key!r}; pages: {', '.join(self._keys)}")
+        self.nav.setCurrentRow(self._keys.index(key))
+
+    def current_page(self) -> str:
+        row = self.stack.currentIndex()
+        return self._keys[row] if 0 <= row < len(self._keys) else ""
+
+    def action(self, name: str) -> QAction:
+        """A window action by objectName, e.g. ``config.save``, ``edit.undo``."""
+        return self._actions[name]
+
+    def add_menu_action(self, menu: str, action: QAction) -> None:
+        """Let a page add an action to File, Edit, View or Help (it keeps its objectName)."""
+        self._menus[menu].addAction(action)
+        if action.objectName():
+            self._actions[action.objectName()] = action
+
+    # -- talking to the user --------------------------------------------------------------
+    def notify(self, title: str, text: str) -> None:
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            if self._tray is None:
+                self._tray = QSystemTrayIcon(app_icon(), self)
+                self._tray.setToolTip(APP_NAME)
+                self._tray.show()
+            self._tray.showMessage(title, text, app_icon(), 8000)
+        self.statusBar().showMessage(f"{title}: {text}", 10000)
+
+    # -- settings -------------------------------------------------------------------------
+    def restore_settings(self) -> None:
+        settings = self.ctx.settings
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            state = settings.value("window/state")
+            if isinstance(state, QByteArray):
+                self.restoreState(state)
+        else:
+            self.resize(1360, 860)
+        last = settings.value("window/page", "configs")
+        if isinstance(last, str) and last in self._keys:
+            self.navigate(last)
+
+    def save_settings(self) -> None:
+        settings = self.ctx.settings
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/page", self.current_page())
+        settings.setValue("appearance", self.theme.mode)
+        settings.sync()
+
+    # -- menus ----------------------------------------------------------------------------
+    def _add_action(self, menu_name: str, name: str, text: str, slot, shortcut=None,
+                    tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                action.setShortcuts(shortcut)
+            else:
+                action.setShortcut(shortcut)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        self._menus[menu_name].addAction(action)
+        self._actions[name] = action
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self._menus = {name: bar.addMenu(f"&{name}") for name in ("File", "Edit", "View", "Help")}
+        keys = QKeySequence.StandardKey
+        save = self._add_action("File", "config.save", "&Save Config Changes", self.save_all,
+                                QKeySequence(keys.Save),
+                                "Write the changed settings to the config files (Ctrl+S)")
+        save.setEnabled(False)
+        self._add_action("File", "config.revert", "Re&vert Unsaved Changes",
+                         self._on_revert_triggered, tip="Drop every unsaved edit")
+        self._menus["File"].addSeparator()
+        self._add_action("File", "app.quit", "&Quit", self.close, QKeySequence(keys.Quit))
+
+        stack = self.ctx.state.undo_stack
+        undo = stack.createUndoAction(self, "&Undo")
+        undo.setObjectName("edit.undo")
+        undo.setShortcuts([QKeySequence(keys.Undo)])
+        redo = stack.createRedoAction(self, "&Redo")
+        redo.setObjectName("edit.redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action in (undo, redo):
+            self._menus["Edit"].addAction(action)
+            self._actions[action.objectName()] = action
+        self._menus["Edit"].addSeparator()
+
+        self._page_menu = self._menus["View"].addMenu("&Go to Page")
+        appearance = self._menus["View"].addMenu("&Appearance")
+        group = QActionGroup(self)
+        for mode in MODES:
+            action = QAction(mode.capitalize(), self, checkable=True)
+            action.setObjectName(f"view.appearance.{mode}")
+            action.setChecked(mode == self.theme.mode)
+            action.triggered.connect(lambda _=False, m=mode: self.theme.set_mode(m))
+            group.addAction(action)
+            appearance.addAction(action)
+            self._actions[action.objectName()] = action
+        self._add_action("View", "view.fullscreen", "&Full Screen", self._on_fullscreen_triggered,
+                         QKeySequence(keys.FullScreen)).setCheckable(True)
+
+        self._add_action("Help", "help.shortcuts", "&Keyboard Shortcuts",
+                         self._on_shortcuts_triggered)
+        self._menus["Help"].addSeparator()
+        self._add_action("Help", "help.about", f"&About {APP_NAME}", self._on_about_triggered)
+        self._add_action("Help", "help.about_qt", "About &Qt", QApplication.aboutQt)
+
+    # -- save / close ---------------------------------------------------------------------
+    def save_all(self) -> bool:
+        """Save every changed component; ask before overwriting an edit made on disk."""
+        state = self.ctx.state
+        if not state.is_dirty():
+            self.ctx.show_status("Nothing to save", 3000)
+            return True
+        if not state.is_valid():
+            self.ctx.show_status("Not saved: fix the fields marked in red first", 6000)
+            return False
+        try:
+            result = state.save()
+        except ConfigStateError as exc:
+            if "changed on disk" not in str(exc):
+                QMessageBox.warning(self, "Not saved", str(exc))
+                return False
+            answer = QMessageBox.question(
+                self, "Overwrite changes made on disk?",
+                f"Some settings you edited were also {exc}.\n\nSave yours over them?",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Save:
+                return False
+            result = state.save(force=True)
+        except Exception as exc:  # the store refused (e.g. the file became invalid)
+            QMessageBox.warning(self, "Not saved", f"{type(exc).__name__}: {exc}")
+            return False
+        keys = [k for changed in result.values() for k in changed]
+        files = ", ".join(state.path(c).name for c, changed in result.items() if changed)
+        self.ctx.show_status(f"Saved {len(keys)} setting{'s' * (len(keys) != 1)}"
+                             + (f" to {files}" if files else ""), 5000)
+        return True
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        if self.ctx.state.is_dirty():
+            count = len(self.ctx.state.dirty_keys())
+            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
+                              f"You have {count} unsaved config change{'s' * (count != 1)}.",
+                              QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                              | QMessageBox.StandardButton.Cancel, self)
+            box.setObjectName("dialog.unsaved")
+            box.setInformativeText("Save them before closing?")
+            box.setDefaultButton(QMessageBox.StandardButton.Save)
+            answer = box.exec()
+            if answer == QMessageBox.StandardButton.Cancel or (
+                    answer == QMessageBox.StandardButton.Save and not self.save_all()):
+                event.ignore()
+                return
+        if self.persist_settings:
+            self.save_settings()
+        if self._tray is not None:
+            self._tray.hide()
+        event.accept()
+
+    # -- slots ----------------------------------------------------------------------------
+    def _on_nav_current_row_changed(self, row: int) -> None:
+        if 0 <= row < len(self._keys):
+            self.stack.setCurrentIndex(row)
+            self._update_title()
+            self.page_changed.emit(self._keys[row])
+
+    def _on_state_any_dirty_changed(self, _dirty: bool) -> None:
+        self._refresh_save_state()
+
+    def _on_state_changed(self, *_args: object) -> None:
+        self._refresh_save_state()
+
+    def _refresh_save_state(self) -> None:
+        state = self.ctx.state
+        dirty = state.dirty_keys()
+        valid = state.is_valid()
+        self._actions["config.save"].setEnabled(bool(dirty) and valid)
+        self._actions["config.revert"].setEnabled(bool(dirty))
+        self.setWindowModified(bool(dirty))
+        if dirty:
+            text = f"{len(dirty)} unsaved change{'s' * (len(dirty) != 1)}"
+            self._unsaved_label.setText(text if valid else f"{text} (invalid values)")
+        else:
+            self._unsaved_label.setText("All changes saved")
+        self._update_title()
+
+    def _update_title(self) -> None:
+        page = self._titles.get(self.current_page(), "")
+        self.setWindowTitle(f"{page} \u2014 {APP_NAME}[*]" if page else f"{APP_NAME}[*]")
+
+    def _on_revert_triggered(self) -> None:
+        self.ctx.state.revert()
+        self.ctx.show_status("Unsaved changes reverted (Ctrl+Z brings them back)", 5000)
+
+    def _on_fullscreen_triggered(self, checked: bool) -> None:
+        self.showFullScreen() if checked else self.showNormal()
+
+    def _on_theme_changed(self, _dark: bool) -> None:
+        for row, key in enumerate(self._keys):
+            icon = self.theme.icon(self._icons[key])
+            self.nav.item(row).setIcon(icon)
+            self._actions[f"view.page.{key}"].setIcon(icon)
+
+    def _on_about_triggered(self) -> None:
+        from llamahome_gui.ui.dialogs.about_dialog import AboutDialog
+
+        AboutDialog(self.ctx, self).exec()
+
+    def _on_shortcuts_triggered(self) -> None:
+        from llamahome_gui.ui.dialogs.about_dialog import ShortcutsDialog
+
+        ShortcutsDialog(list(self._actions.values()), self).exec()
+
+    def window_icon(self) -> QIcon:
+        return self.windowIcon()

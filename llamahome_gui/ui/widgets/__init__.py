@@ -1,0 +1,1 @@
+"""Reusable widgets (``resource_strip.create_strip(ctx)`` is plugged into the status bar)."""
