@@ -1,0 +1,364 @@
+"""The LoRA training loop: our own, because packing and head-only logits beat the stock
+Trainer + per-batch padding on varied lengths, and every step must speak events.
+
+One optimizer step = ``gradient_accumulation_steps`` micro-batches. The loss of each
+micro-batch is the summed token loss divided by the token count of the whole step (over all
+ranks), so accumulation and data parallelism give the same gradient as one big batch. Logits
+are computed only at positions the loss counts (assistant tokens), which skips most of the
+output head's work for instruction data.
+
+Where the run is in the data follows from the step number alone (rows are laid out once,
+each epoch shuffles them with a seed), so a checkpoint's step plus its RNG states is enough
+to continue with the same batches and the same losses.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from llamahome_gui.core.runs.folders import ADAPTER_DIR
+from llamahome_gui.core.runs.history import latest_checkpoint
+from llamahome_gui.core.train import distributed as dd
+from llamahome_gui.core.train.batching import IGNORE, Row, collate, epoch_batches
+from llamahome_gui.core.train.checkpoint import load_checkpoint, save_checkpoint
+from llamahome_gui.core.train.errors import TrainingError, is_out_of_memory, out_of_memory_error
+from llamahome_gui.core.train.events import EventLog
+from llamahome_gui.core.train.lora import apply_lora, count_parameters
+from llamahome_gui.core.train.prepare import (
+    Prepared,
+    autocast_dtype,
+    configure_gpu,
+    load_model,
+    model_dir,
+    prepare_data,
+    set_threads,
+)
+
+# Model types whose logits are exactly lm_head(decoder output): head-only logits are safe.
+_HEAD_ONLY_TYPES = {"llama", "mistral", "qwen2", "qwen3", "smollm3", "phi3", "olmo2", "starcoder2"}
+
+
+class StopFlag:
+    """Set from a signal handler; the loop checks it between micro-batches."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def set(self) -> None:
+        self.requested = True
+
+
+@dataclass
+class TrainResult:
+    status: str  # "done" or "stopped"
+    step: int
+    adapter: Path | None = None
+    checkpoint: Path | None = None
+    final_loss: float | None = None
+    reason: str = ""
+
+
+def _batches_for_rank(rows: list[Row], bs: int, seed: int, epoch: int, grouped: bool,
+                      dist: dd.Dist) -> list[list[Row]]:
+    batches = epoch_batches(rows, bs, seed, epoch, grouped)
+    if not dist.active:
+        return batches
+    per_rank = max(1, len(batches) // dist.world)
+    batches = (batches * dist.world)[: per_rank * dist.world] if len(batches) < dist.world else batches
+    return batches[dist.rank::dist.world][:per_rank]
+
+
+class LoraTrainer:
+    """One run: ``LoraTrainer(run_dir, configs, ...).train()``."""
+
+    def __init__(self, run_dir: Path, configs: dict[str, Any], *, resume: Path | None = None,
+                 listeners: list[Any] | None = None, stop: StopFlag | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.cfg = configs
+        self.training = configs["training"].training
+        self.lora = configs["training"].lora
+        self.resume = resume
+        self.stop = stop or StopFlag()
+        self._listeners = list(listeners or [])
+        self.log = EventLog(None)
+        self.step = 0
+        self.losses: list[float] = []
+
+    # ------------------------------------------------------------------ setup
+    def _status(self, message: str) -> None:
+        self.log.emit("status", message=message)
+
+    def _setup(self) -> Prepared:
+        from llamahome_gui.core.models.loading import pick_device
+
+        m = self.cfg["model"].model
+        try:
+            device = pick_device(m.device)
+        except RuntimeError as exc:
+            raise TrainingError(str(exc)) from exc
+        self.dist, self.device = dd.setup(device)
+        if self.dist.main:
+            tb = self.cfg["monitoring"].visualization.tensorboard if "monitoring" in self.cfg else True
+            self.log = EventLog(self.run_dir, listeners=self._listeners, tensorboard=tb)
+        self.threads = set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
+        seed = self.training.seed
+        random.seed(seed)
+        torch.manual_seed(seed + self.dist.rank)
+        configure_gpu(self.device, self.cfg["resource"])
+        self.model_dir = model_dir(m, progress=self._status)
+        self._status(f"loading {self.model_dir}")
+        model, self.tokenizer = load_model(self.model_dir, m, self.device)
+        system_prompt = self.cfg["inference"].chat.system_prompt if "inference" in self.cfg else None
+        data = prepare_data(self.training, self.tokenizer, system_prompt)
+        if self.training.gradient_checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.model = apply_lora(model, self.lora)
+        self.amp = autocast_dtype(self.training, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp == torch.float16 else None
+        base = self.model.get_base_model()
+        mtype = getattr(base.config, "model_type", "")
+        self._decoder = base.get_decoder() if mtype in _HEAD_ONLY_TYPES else None
+        self._head = base.get_output_embeddings() if self._decoder is not None else None
+        return data
+
+    def _schedule(self, data: Prepared) -> None:
+        t = self.training
+        probe = _batches_for_rank(data.train_rows, t.per_device_train_batch_size, t.seed, 0,
+                                  not t.packing, self.dist)
+        self.micro_per_epoch = len(probe)
+        self.steps_per_epoch = max(1, math.ceil(self.micro_per_epoch / t.gradient_accumulation_steps))
+        self.total_steps = t.max_steps or max(1, math.ceil(t.num_train_epochs * self.steps_per_epoch))
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.params = params
+        fused = self.device.startswith("cuda")
+        self.optimizer = torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay,
+                                           fused=fused or None)
+        from transformers import get_scheduler
+
+        self.scheduler = get_scheduler(t.lr_scheduler, self.optimizer,
+                                       num_warmup_steps=math.ceil(t.warmup_ratio * self.total_steps),
+                                       num_training_steps=self.total_steps)
+
+    # --------------------------------------------------------------- compute
+    def _loss_sum(self, batch: dict[str, Any]) -> torch.Tensor:
+        ids = batch["input_ids"].to(self.device, non_blocking=True)
+        pos = batch["position_ids"].to(self.device, non_blocking=True)
+        tgt = batch["targets"].to(self.device, non_blocking=True)
+        mask = tgt != IGNORE
+        with torch.autocast(device_type="cuda", dtype=self.amp, enabled=self.amp is not None):
+            if self._decoder is not None:
+                hidden = self._decoder(input_ids=ids, position_ids=pos, use_cache=False)
+                logits = self._head(hidden.last_hidden_state[mask])
+            else:
+                logits = self.model(input_ids=ids, position_ids=pos, use_cache=False).logits[mask]
+        return torch.nn.functional.cross_entropy(logits.float(), tgt[mask], reduction="sum")
+
+    def _evaluate(self, rows: list[Row]) -> float | None:
+        t = self.training
+        if not rows:
+            return None
+        batches = _batches_for_rank(rows, t.per_device_train_batch_size, t.seed, 0, True, self.dist)
+        self.model.eval()
+        total = count = 0.0
+        with torch.no_grad():
+            for batch in batches:
+                b = collate(batch, self.tokenizer.pad_token_id)
+                total += float(self._loss_sum(b))
+                count += float((b["targets"] != IGNORE).sum())
+        self.model.train()
+        total, count = dd.all_sum(self.dist, [total, count], self.device)
+        return total / max(count, 1.0)
+
+    def _micro_batches(self, step: int, cache: dict[str, Any], rows: list[Row]) -> list[list[Row]]:
+        t = self.training
+        epoch, window = divmod(step, self.steps_per_epoch)
+        if cache.get("epoch") != epoch:
+            cache["epoch"] = epoch
+            cache["batches"] = _batches_for_rank(rows, t.per_device_train_batch_size, t.seed,
+                                                 epoch, not t.packing, self.dist)
+        ga = t.gradient_accumulation_steps
+        return cache["batches"][window * ga:(window + 1) * ga]
+
+    def _checkpoint(self, extra: dict[str, Any], rng: dict[str, Any]) -> Path | None:
+        if not self.dist.main:
+            return None
+        epoch, window = divmod(self.step, self.steps_per_epoch)
+        state = {"step": self.step, "epoch": epoch,
+                 "batch_index": window * self.training.gradient_accumulation_steps,
+                 "total_steps": self.total_steps, "losses": self.losses, **extra}
+        cpu_now = torch.get_rng_state()
+        torch.set_rng_state(rng["cpu"])
+        try:
+            path = save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, state,
+                                   self.scaler)
+        finally:
+            torch.set_rng_state(cpu_now)
+        self.log.emit("checkpoint", step=self.step, path=str(path))
+        return path
+
+    # ------------------------------------------------------------------ run
+    def train(self) -> TrainResult:
+        try:
+            return self._train()
+        except TrainingError as exc:
+            self.log.emit("error", message=exc.message, hint=exc.hint, step=self.step)
+            raise
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                err = out_of_memory_error(exc, getattr(self, "device", "cpu"), self.training,
+                                          self.lora, self.step)
+                self.log.emit("error", message=err.message, hint=err.hint, step=self.step)
+                raise err from exc
+            self.log.emit("error", message=f"{type(exc).__name__}: {exc}",
+                          hint="this looks like a bug or an unsupported model; the trainer's "
+                          "output has the details", step=self.step)
+            raise
+        finally:
+            self.log.close()
+            dd.teardown(getattr(self, "dist", dd.Dist()))
+
+    def _train(self) -> TrainResult:
+        t = self.training
+        started = time.time()
+        data = self._setup()
+        self._schedule(data)
+        best, bad_evals = None, 0
+        if self.resume is not None:
+            ckpt = self.resume if (self.resume / "trainer_state.json").is_file() \
+                else latest_checkpoint(self.resume)
+            if ckpt is not None:
+                state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler, self.scaler)
+                self.step = int(state["step"])
+                self.losses = list(state.get("losses", []))
+                best, bad_evals = state.get("best_eval"), int(state.get("bad_evals", 0))
+        trainable, total_params = count_parameters(self.model)
+        self.log.emit(
+            "start", pid=os.getpid(), total_steps=self.total_steps,
+            start_step=self.step, resumed_from=self.step, trainable_params=trainable,
+            total_params=total_params, steps_per_epoch=self.steps_per_epoch,
+            config={"model": str(self.model_dir), "dataset": str(data.dataset_path),
+                    "format": data.dataset_format, "records": data.records,
+                    "train_examples": data.train_samples, "eval_examples": data.eval_samples,
+                    "rows": len(data.train_rows), "packing": t.packing,
+                    "truncated": data.truncated, "skipped": data.skipped,
+                    "batch_size": t.per_device_train_batch_size,
+                    "gradient_accumulation_steps": t.gradient_accumulation_steps,
+                    "learning_rate": t.learning_rate, "lr_scheduler": t.lr_scheduler,
+                    "max_seq_length": t.max_seq_length, "epochs": t.num_train_epochs,
+                    "max_steps": t.max_steps, "lora_r": self.lora.r,
+                    "lora_alpha": self.lora.lora_alpha,
+                    "target_modules": list(self.lora.target_modules), "device": self.device,
+                    "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
+                    "mixed_precision": str(self.amp).replace("torch.", "") if self.amp else "no",
+                    "world_size": self.dist.world, "threads": self.threads, "notes": data.notes})
+        self.model.train()
+        cache: dict[str, Any] = {}
+        loop_start, tokens_seen, first_step = time.time(), 0.0, self.step
+        reason = "max_steps" if t.max_steps else "epochs"
+        last_loss = self.losses[-1] if self.losses else None
+        rng = {"cpu": torch.get_rng_state()}
+        while self.step < self.total_steps:
+            rng = {"cpu": torch.get_rng_state()}
+            if self._stop_requested():
+                return self._stopped(rng)
+            micro = self._micro_batches(self.step, cache, data.train_rows)
+            collated = [collate(b, self.tokenizer.pad_token_id) for b in micro]
+            local_tokens = sum(float((c["targets"] != IGNORE).sum()) for c in collated)
+            local_inputs = sum(float(sum(r.length for r in b)) for b in micro)
+            global_tokens, global_inputs = dd.all_sum(self.dist, [local_tokens, local_inputs],
+                                                      self.device)
+            loss_acc = torch.zeros((), device=self.device)
+            for batch in collated:
+                loss_sum = self._loss_sum(batch)
+                scaled = loss_sum / max(global_tokens, 1.0)
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+                loss_acc += loss_sum.detach()
+                if self.stop.requested and not self.dist.active:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    return self._stopped(rng)
+            (loss_total,) = dd.all_sum(self.dist, [float(loss_acc)], self.device)
+            loss = loss_total / max(global_tokens, 1.0)
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"the loss became {loss} at step {self.step + 1}; training stopped",
+                    hint="lower training.training.learning_rate, set max_grad_norm (e.g. 1.0), "
+                    "use mixed_precision=bf16 or no instead of fp16, and check the data")
+            dd.all_sum_grads(self.dist, self.params)
+            if self.scaler:
+                self.scaler.unscale_(self.optimizer)
+            clip = t.max_grad_norm if t.max_grad_norm > 0 else float("inf")
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, clip))
+            lr = self.scheduler.get_last_lr()[0]
+            if self.scaler:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.step += 1
+            last_loss = loss
+            self.losses.append(round(loss, 6))
+            tokens_seen += global_inputs
+            elapsed = time.time() - loop_start
+            if self.step % t.logging_steps == 0 or self.step == self.total_steps:
+                per_step = elapsed / max(1, self.step - first_step)
+                self.log.emit(
+                    "step", step=self.step, max_steps=self.total_steps,
+                    epoch=round(self.step / self.steps_per_epoch, 4), loss=loss, lr=lr,
+                    grad_norm=grad_norm, tokens_per_s=round(tokens_seen / max(elapsed, 1e-9), 1),
+                    elapsed_s=round(time.time() - started, 2),
+                    eta_s=round(per_step * (self.total_steps - self.step), 1))
+            if data.eval_rows and (self.step % t.eval_steps == 0 or self.step == self.total_steps):
+                eval_loss = self._evaluate(data.eval_rows)
+                self.log.emit("eval", step=self.step, eval_loss=eval_loss,
+                              elapsed_s=round(time.time() - started, 2))
+                if best is None or eval_loss < best - t.early_stopping_min_delta:
+                    best, bad_evals = eval_loss, 0
+                else:
+                    bad_evals += 1
+                if t.early_stopping_patience and bad_evals >= t.early_stopping_patience:
+                    reason = "early_stopping"
+                    break
+            if self.step % t.save_steps == 0 and self.step < self.total_steps:
+                self._checkpoint({"best_eval": best, "bad_evals": bad_evals},
+                                 {"cpu": torch.get_rng_state()})
+        return self._finish(started, last_loss, reason)
+
+    def _stop_requested(self) -> bool:
+        if not self.dist.active:
+            return self.stop.requested
+        (flag,) = dd.all_sum(self.dist, [1.0 if self.stop.requested else 0.0], self.device)
+        return flag > 0
+
+    def _stopped(self, rng: dict[str, Any]) -> TrainResult:
+        from llamahome_gui.core.runs.history import checkpoint_step
+
+        existing = latest_checkpoint(self.run_dir)
+        if existing is not None and checkpoint_step(existing) == self.step:
+            path = existing
+        else:
+            path = self._checkpoint({}, rng) if self.step > 0 else None
+        dd.barrier(self.dist)
+        self.log.emit("stopped", step=self.step, checkpoint=str(path) if path else None)
+        return TrainResult("stopped", self.step, checkpoint=path,
+                           final_loss=self.losses[-1] if self.losses else None, reason="interrupted")
+
+    def _finish(self, started: float, last_loss: float | None, reason: str) -> TrainResult:
+        adapter = self.run_dir / ADAPTER_DIR
+        if self.dist.main:
+            self.model.save_pretrained(adapter, safe_serialization=True)
+            self.tokenizer.save_pretrained(adapter)
+        dd.barrier(self.dist)
+        duration = round(time.time() - started, 2)
+        self.log.emit("done", step=self.step, adapter=str(adapter), final_loss=last_loss,
+                      duration_s=duration, reason=reason)
+        return TrainResult("done", self.step, adapter=adapter, final_loss=last_loss, reason=reason)
