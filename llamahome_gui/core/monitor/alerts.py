@@ -1,7 +1,9 @@
 """Threshold alerts: one event when a reading crosses its limit, one when it is back.
 
 A reading hovering at the limit must not flood the user, so an alert re-arms only after the
-value has dropped a margin (``hysteresis``) below the threshold.
+value has dropped a margin (``hysteresis``) below the threshold. CPU load is spiky (opening
+the app alone fills a core), so CPU must stay above its limit for ``cpu_sustain`` samples in
+a row; memory and temperature alert at the first sample over.
 """
 
 from __future__ import annotations
@@ -68,10 +70,13 @@ def readings(sample: Sample, limits: Thresholds) -> Iterator[tuple[str, str, flo
 class AlertTracker:
     """Feeds on samples; returns the alerts that the newest sample starts or ends."""
 
-    def __init__(self, limits: Thresholds | None = None, hysteresis: float = 0.05) -> None:
+    def __init__(self, limits: Thresholds | None = None, hysteresis: float = 0.05,
+                 cpu_sustain: int = 3) -> None:
         self.limits = limits or Thresholds()
         self.hysteresis = hysteresis  # share of the threshold the value must drop to re-arm
+        self.cpu_sustain = max(1, cpu_sustain)
         self._above: set[str] = set()
+        self._streak: dict[str, int] = {}
 
     def set_limits(self, limits: Thresholds) -> None:
         self.limits = limits
@@ -87,7 +92,9 @@ class AlertTracker:
             return []
         alerts: list[Alert] = []
         for key, what, value, limit, unit in readings(sample, self.limits):
-            if key not in self._above and value > limit:
+            self._streak[key] = self._streak.get(key, 0) + 1 if value > limit else 0
+            needed = self.cpu_sustain if key == "cpu" else 1
+            if key not in self._above and self._streak[key] >= needed:
                 self._above.add(key)
                 alerts.append(Alert(key, what, value, limit, unit, sample.time, True))
             elif key in self._above and value < limit * (1 - self.hysteresis):

@@ -40,12 +40,14 @@ class MonitorLoop:
         self.alert_log: deque[Alert] = deque(maxlen=500)
         self.latest: Sample | None = None
         self.last_cost_s = 0.0
+        self.mean_cost_s = 0.0  # moving average of the sample cost (the first includes setup)
         self._sample_listeners: list[Callable[[Sample], None]] = []
         self._alert_listeners: list[Callable[[Alert], None]] = []
         self._problem_listeners: list[Callable[[str], None]] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._step_lock = threading.Lock()
+        self._samples = 0
 
     @classmethod
     def from_config(cls, config: Any, metrics_folder: Path | None = None) -> MonitorLoop:
@@ -118,7 +120,9 @@ class MonitorLoop:
         with self._step_lock:
             started = time.perf_counter()
             sample = self.sampler.sample()
-            self.last_cost_s = time.perf_counter() - started
+            self.last_cost_s = cost = time.perf_counter() - started
+            self.mean_cost_s = cost if self._samples <= 1 else 0.8 * self.mean_cost_s + 0.2 * cost
+            self._samples += 1
             row = flatten(sample)
             self.history.append(row)
             self.latest = sample

@@ -31,7 +31,7 @@ THROTTLE_REASONS: tuple[tuple[int, str], ...] = (
 # NVML error codes whose meaning we explain in words
 _WHY = {
     9: "the NVIDIA driver is not loaded",
-    12: "libnvidia-ml (the NVIDIA driver's NVML library) was not found; no NVIDIA driver installed",
+    12: "libnvidia-ml (the NVIDIA driver's library) not found, so no NVIDIA driver is installed",
     3: "not supported",
     4: "insufficient permissions",
     15: "the GPU has fallen off the bus",
@@ -77,7 +77,7 @@ class NvmlReader:
         try:
             nvml.nvmlInit()
         except nvml.NVMLError as exc:
-            self.error = f"no NVIDIA GPU readings: {_why(nvml, exc)}"
+            self.error = f"NVML unavailable: {_why(nvml, exc)}"
             return
         self._ready = True
         atexit.register(self.close)

@@ -111,7 +111,8 @@ def flatten(sample: Sample) -> dict[str, float]:
         "swap_used_bytes": float(sample.swap_used_bytes),
         "swap_total_bytes": float(sample.swap_total_bytes),
         "app_rss_bytes": float(sample.app_rss_bytes),
-        "watched_rss_bytes": float(sum(sample.watched_rss_bytes.values())),
+        "watched_rss_bytes": (float(sum(sample.watched_rss_bytes.values()))
+                              if sample.watched_rss_bytes else math.nan),
     }
     for i, value in enumerate(sample.cpu_per_core):
         row[f"cpu{i}_percent"] = value
