@@ -1,0 +1,143 @@
+"""``llamahome chat``: one answer with ``--prompt``, else an interactive session.
+
+The answer streams to stdout; progress, notices and speed figures go to stderr, so
+``llamahome chat --prompt … > answer.txt`` keeps only the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+USER_ERROR = 2
+HELP = ("Commands: /exit (or Ctrl-D) leaves, /reset starts a new conversation, /help shows this. "
+        "Ctrl-C stops an answer.")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("chat", help="chat with the model (or an adapter) in the terminal",
+                       description="Chat with a local model. With --prompt, print one answer and "
+                       "exit; without, start an interactive session. Defaults come from the "
+                       "model and inference configs.")
+    p.add_argument("--model", default=None, metavar="DIR",
+                   help="model folder (default: model.model.path; empty = the bundled starter model)")
+    p.add_argument("--adapter", default=None, metavar="DIR",
+                   help="PEFT LoRA adapter folder (default: inference.chat.adapter_path); "
+                   "'none' for the base model")
+    p.add_argument("--prompt", default=None, metavar="TEXT", help="ask this once and exit")
+    p.add_argument("--system", default=None, metavar="TEXT",
+                   help="system prompt (default: inference.chat.system_prompt)")
+    p.add_argument("--temperature", type=float, default=None, metavar="T",
+                   help="sampling temperature; 0 = greedy (default: inference.generation.temperature)")
+    p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
+                   help="longest answer in tokens (default: inference.generation.max_new_tokens)")
+    p.add_argument("--config-dir", default=None, metavar="DIR",
+                   help="config folder (default: ./config or the user's config folder)")
+    p.set_defaults(func=run_chat)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from llamahome_gui.core.chat import ChatEngine
+
+    try:
+        setup = _setup_from_args(args)
+    except ValueError as exc:
+        _err(f"llamahome chat: error: {exc}")
+        return USER_ERROR
+    engine = ChatEngine()
+    try:
+        info = engine.load(setup.model_path, progress=_err, **setup.load_kwargs())
+    except (OSError, RuntimeError, ValueError) as exc:
+        _err(f"llamahome chat: error: {exc}")
+        return USER_ERROR
+    who = info.model_name + (f" + adapter {engine.adapter}" if engine.adapter else "")
+    _err(f"Chatting with {who} on {info.device} ({info.dtype}); context {info.context_limit} tokens.")
+    if args.prompt is not None:
+        answer = _answer(engine, setup, [{"role": "user", "content": args.prompt}])
+        return USER_ERROR if answer is None else 0
+    return _interactive(engine, setup)
+
+
+def _setup_from_args(args: argparse.Namespace) -> Any:
+    from llamahome_gui.config.manager import ConfigManager
+    from llamahome_gui.core.chat.setup import ChatSetup
+
+    setup = ChatSetup.from_manager(ConfigManager(args.config_dir))
+    adapter = args.adapter
+    if adapter is not None and adapter.strip().lower() in ("none", "off", ""):
+        adapter = ""
+    try:
+        settings = setup.settings.with_overrides(temperature=args.temperature,
+                                                 max_new_tokens=args.max_new_tokens)
+    except ValueError as exc:
+        first = exc.errors()[0] if hasattr(exc, "errors") else {}
+        where = "--" + str(first.get("loc", ["value"])[0]).replace("_", "-")
+        raise ValueError(f"{where}: {first.get('msg', exc)}") from None
+    return setup.with_overrides(model_path=args.model, adapter_path=adapter,
+                                system_prompt=args.system, settings=settings)
+
+
+def _answer(engine: Any, setup: Any, turns: list[dict[str, str]],
+            out: TextIO = sys.stdout) -> str | None:
+    """Stream one answer to ``out``; Ctrl-C stops it. The answer text (None on error)."""
+    from llamahome_gui.core.chat import ChatEngineError, ContextOverflowError
+
+    try:
+        prepared = engine.prepare(setup.system_prompt, turns, setup.settings)
+    except (ContextOverflowError, ChatEngineError) as exc:
+        _err(f"llamahome chat: error: {exc}")
+        return None
+    if prepared.notice:
+        _err(prepared.notice)
+    stream = engine.stream(setup.system_prompt, turns, setup.settings, prepared=prepared)
+    try:
+        for piece in stream:
+            out.write(piece)
+            out.flush()
+    except KeyboardInterrupt:
+        engine.stop()
+        stream.wait_quietly()
+    out.write("\n")
+    out.flush()
+    if stream.stats is not None:
+        _err(f"[{stream.stats.summary}]")
+    return stream.text
+
+
+def _interactive(engine: Any, setup: Any) -> int:
+    try:
+        import readline  # noqa: F401 - line editing and history for input()
+    except ImportError:
+        pass
+    _err(HELP)
+    turns: list[dict[str, str]] = []
+    while True:
+        try:
+            line = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 0
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/exit", "/quit"):
+            return 0
+        if text == "/reset":
+            turns.clear()
+            _err("New conversation.")
+            continue
+        if text == "/help":
+            _err(HELP)
+            continue
+        turns.append({"role": "user", "content": line})
+        sys.stdout.write("assistant> ")
+        answer = _answer(engine, setup, turns)
+        if answer is None:
+            turns.pop()
+        else:
+            turns.append({"role": "assistant", "content": answer.strip()})
