@@ -40,6 +40,7 @@ class RunStarted:
     pid: int | None = None
     start_step: int = 0
     config: dict[str, Any] = field(default_factory=dict)
+    time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,13 @@ class RunFailed:
 
 
 @dataclass(frozen=True)
+class StatusReported:
+    """What the trainer is busy with before the first step (loading the model, the data)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class RunFinished:
     adapter_path: str
     final_loss: float | None
@@ -94,7 +102,7 @@ class RunFinished:
     run_dir: Path | None = None
 
 
-Event = RunStarted | StepLogged | Evaluated | Checkpointed | RunStopped | RunFailed | RunFinished
+Event = StatusReported | RunStarted | StepLogged | Evaluated | Checkpointed | RunStopped | RunFailed | RunFinished
 
 
 def parse_event(data: dict[str, Any], run_dir: Path) -> Event | None:
@@ -108,8 +116,9 @@ def parse_event(data: dict[str, Any], run_dir: Path) -> Event | None:
             total_steps=int(_first(data, "total_steps", "max_steps", default=0) or 0),
             trainable_params=_first(data, "trainable_params"),
             pid=_first(data, "pid"),
-            start_step=int(_first(data, "start_step", "resumed_step", "global_step", default=0) or 0),
-            config=dict(_first(data, "config", "config_summary", "summary", default={}) or {}))
+            start_step=int(_first(data, "resumed_from", "start_step", default=0) or 0),
+            config=dict(_first(data, "config", "config_summary", "summary", default={}) or {}),
+            time=t)
     if kind == "step":
         return StepLogged(
             step=int(data.get("step") or 0), max_steps=int(_first(data, "max_steps", default=0)),
@@ -129,6 +138,8 @@ def parse_event(data: dict[str, Any], run_dir: Path) -> Event | None:
     if kind == "error":
         return RunFailed(reason=str(_first(data, "message", "error", default="unknown error")),
                          hint=str(_first(data, "hint", default="")))
+    if kind == "status":
+        return StatusReported(str(_first(data, "message", default="")))
     if kind == "done":
         adapter = _first(data, "adapter", "adapter_path", "adapter_dir", default="")
         return RunFinished(adapter_path=str(adapter), final_loss=_num(_first(data, "final_loss", "loss")),

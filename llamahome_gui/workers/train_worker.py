@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from llamahome_gui.workers.run_events import (
     RunFinished,
     RunStarted,
     RunStopped,
+    StatusReported,
     StepLogged,
     parse_event,
 )
@@ -93,6 +95,7 @@ class TrainWorker(QObject):
     stopped = pyqtSignal(object)        # RunStopped
     failed = pyqtSignal(object)         # RunFailed (reason, hint)
     finished = pyqtSignal(object)       # RunFinished
+    status_reported = pyqtSignal(str)   # what the trainer is doing before its first step
     log_received = pyqtSignal(str)      # one line of the trainer's own output
     state_changed = pyqtSignal(str)     # a TrainState value
 
@@ -111,6 +114,7 @@ class TrainWorker(QObject):
         self._last_step: int | None = None
         self._last_checkpoint: str | None = None
         self._log_fh = None
+        self._recent_log: deque[str] = deque(maxlen=60)
         self._watcher = QFileSystemWatcher(self)
         self._watcher.fileChanged.connect(self._on_watcher_changed)
         self._watcher.directoryChanged.connect(self._on_watcher_changed)
@@ -138,8 +142,9 @@ class TrainWorker(QObject):
         return self._state in ACTIVE_STATES
 
     def command_for(self, run_dir: Path, *, config_dir: Path | None = None,
-                    overrides: Sequence[str] = (), resume: Path | None = None) -> list[str]:
-        cmd = [*self._command, "--run-dir", str(run_dir)]
+                    overrides: Sequence[str] = (), resume: Path | None = None,
+                    extra_args: Sequence[str] = ()) -> list[str]:
+        cmd = [*self._command, "--run-dir", str(run_dir), *extra_args]
         if config_dir is not None:
             cmd += ["--config-dir", str(config_dir)]
         for item in overrides:
@@ -150,14 +155,20 @@ class TrainWorker(QObject):
 
     # ------------------------------------------------------------------ actions
     def start(self, run_dir: Path, *, config_dir: Path | None = None,
-              overrides: Sequence[str] = (), resume: Path | None = None) -> None:
-        """Start the trainer for ``run_dir``; a resumed run keeps its old events (not replayed)."""
+              overrides: Sequence[str] = (), resume: Path | None = None,
+              extra_args: Sequence[str] = ()) -> None:
+        """Start the trainer for ``run_dir``; a resumed run keeps its old events (not replayed).
+
+        With a ``run.toml`` already in ``run_dir`` and no ``config_dir``, that snapshot is the
+        run's config (the Train page writes it from the forms, unsaved edits included).
+        """
         if self.is_active():
             raise RuntimeError("a training run is already active; stop it first")
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         self._reset(run_dir, from_end=resume is not None)
-        cmd = self.command_for(run_dir, config_dir=config_dir, overrides=overrides, resume=resume)
+        cmd = self.command_for(run_dir, config_dir=config_dir, overrides=overrides, resume=resume,
+                               extra_args=extra_args)
         self._log_fh = open(run_dir / LOG_FILE, "ab")  # noqa: SIM115 - closed when the run ends
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._set_state(TrainState.STARTING)
@@ -206,6 +217,7 @@ class TrainWorker(QObject):
         self._terminal_seen = False
         self._last_step = None
         self._last_checkpoint = None
+        self._recent_log.clear()
         self._proc = None
         self._pid = None
 
@@ -255,9 +267,7 @@ class TrainWorker(QObject):
             self.force_stop()
 
     def _drain(self) -> None:
-        if self._log is not None:
-            for line in self._log.read_lines():
-                self.log_received.emit(line)
+        self._drain_log()
         if self._events is None or self._run_dir is None:
             return
         for data in self._events.read():
@@ -265,8 +275,16 @@ class TrainWorker(QObject):
             if event is not None and self.is_active():
                 self._dispatch(event)
 
+    def _drain_log(self) -> None:
+        if self._log is not None:
+            for line in self._log.read_lines():
+                self._recent_log.append(line)
+                self.log_received.emit(line)
+
     def _dispatch(self, event: object) -> None:
-        if isinstance(event, RunStarted):
+        if isinstance(event, StatusReported):
+            self.status_reported.emit(event.message)
+        elif isinstance(event, RunStarted):
             if event.pid and self._pid is None:
                 self._pid = event.pid
             if self._state == TrainState.STARTING:
@@ -309,14 +327,22 @@ class TrainWorker(QObject):
                 self._end(TrainState.STOPPED)
                 self.stopped.emit(RunStopped(self._last_step, self._last_checkpoint, forced=True))
             else:
-                self._fail(RunFailed(describe_exit(code), _exit_hint(code), exit_code=code))
+                self._fail(self._failure_from_exit(code))
         self._finish_process()
+
+    def _failure_from_exit(self, code: int | None) -> RunFailed:
+        """An exit without a final event: the trainer's own ``error:`` / ``hint:`` lines when
+        it printed them (e.g. a config it refused), else how the process ended."""
+        self._drain_log()
+        errors = [ln[6:].strip() for ln in self._recent_log if ln.startswith("error:")]
+        hints = [ln[5:].strip() for ln in self._recent_log if ln.startswith("hint:")]
+        if errors and code is not None and code > 0:
+            return RunFailed(errors[-1], hints[-1] if hints else "", exit_code=code)
+        return RunFailed(describe_exit(code), _exit_hint(code), exit_code=code)
 
     def _finish_process(self) -> None:
         self._stop_watching()
-        if self._log is not None:
-            for line in self._log.read_lines():
-                self.log_received.emit(line)
+        self._drain_log()
         self._close_log()
 
     def _close_log(self) -> None:

@@ -1,0 +1,261 @@
+"""Runs page: every training run, sortable; curves and config of one, or two side by side.
+
+Resume hands a stopped or failed run to the Train page (one trainer at a time). The table
+re-reads the run folders every few seconds while the page is visible, so a run training in
+the background (even one started before the app was restarted) shows live.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import Qt, QTimer, QUrl
+from PyQt6.QtGui import QColor, QDesktopServices
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from llamahome_gui.ui.widgets.run_compare import RunDetailsPanel
+from llamahome_gui.ui.widgets.train_progress import fmt_duration, fmt_loss
+
+COLUMNS = ("Status", "Started", "Model", "Dataset", "Steps", "Final loss", "Duration", "Folder")
+STATUS_COLOURS = {"running": "#2563eb", "done": "#16a34a", "stopped": "#d97706",
+                  "failed": "#dc2626", "created": "#64748b"}
+REFRESH_MS = 2000
+
+
+class _SortItem(QTableWidgetItem):
+    """Sorts by a hidden key (numbers as numbers, missing values last)."""
+
+    def __init__(self, text: str, key: Any) -> None:
+        super().__init__(text)
+        self.key = key
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        other_key = getattr(other, "key", other.text())
+        a, b = self.key, other_key
+        if a is None or b is None:
+            return b is None and a is not None
+        try:
+            return a < b
+        except TypeError:
+            return str(a) < str(b)
+
+
+class RunsPage(QWidget):
+    """The run history under ``training.training.output_dir``."""
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._runs: dict[str, Any] = {}  # folder path -> RunInfo
+        self._signature: tuple = ()
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("runs.table")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
+        self.table.itemDoubleClicked.connect(self._on_table_double_clicked)
+
+        self.location = QLabel()
+        self.location.setStyleSheet("color: palette(mid);")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("runs.resume")
+        self.resume_button.setToolTip("Continue a stopped or failed run from its last checkpoint")
+        self.open_button = QPushButton("Open folder")
+        self.open_button.setObjectName("runs.open")
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setObjectName("runs.delete")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setObjectName("runs.refresh")
+        for button, slot in ((self.resume_button, self._on_resume_clicked),
+                             (self.open_button, self._on_open_clicked),
+                             (self.delete_button, self._on_delete_clicked),
+                             (self.refresh_button, self.refresh)):
+            button.clicked.connect(slot)
+        bar = QHBoxLayout()
+        bar.addWidget(self.location, 1)
+        for button in (self.refresh_button, self.open_button, self.delete_button,
+                       self.resume_button):
+            bar.addWidget(button)
+
+        self.details = RunDetailsPanel()
+        split = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(bar)
+        top_layout.addWidget(self.table)
+        split.addWidget(top)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 6)
+        layout.addWidget(split)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self.refresh()
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ data
+    def runs_root(self) -> Path:
+        from llamahome_gui.core.runs import runs_root
+
+        return runs_root(self.ctx.state.value("training.training.output_dir"))
+
+    def selected_runs(self) -> list[Any]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        out = []
+        for row in rows:
+            item = self.table.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) in self._runs:
+                out.append(self._runs[item.data(Qt.ItemDataRole.UserRole)])
+        return out
+
+    def refresh(self) -> None:
+        """Re-read every run folder; keeps the selection; redraws only when something changed."""
+        from llamahome_gui.core.runs import list_runs
+
+        root = self.runs_root()
+        self.location.setText(f"Runs in {root}")
+        try:
+            runs = list_runs(root)
+        except OSError as exc:
+            self.location.setText(f"Cannot read {root}: {exc}")
+            runs = []
+        signature = tuple((str(r.path), r.status, r.steps, r.final_loss) for r in runs)
+        if signature == self._signature:
+            return
+        selected = [str(r.path) for r in self.selected_runs()]
+        self._signature = signature
+        self._runs = {str(r.path): r for r in runs}
+        self.table.setSortingEnabled(False)
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(runs))
+        for row, run in enumerate(runs):
+            self._fill_row(row, run)
+        self.table.blockSignals(False)
+        self.table.setSortingEnabled(True)
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) in selected:
+                self.table.selectRow(row)
+        self._on_table_selection_changed()
+
+    def _fill_row(self, row: int, run: Any) -> None:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)) if run.started else "–"
+        steps = f"{run.steps} / {run.max_steps}" if run.max_steps else str(run.steps or "–")
+        cells = [
+            _SortItem(run.status, run.status), _SortItem(started, run.started or 0.0),
+            _SortItem(run.model or "–", run.model), _SortItem(Path(run.dataset).name
+                                                              if run.dataset else "–", run.dataset),
+            _SortItem(steps, run.steps), _SortItem(fmt_loss(run.final_loss), run.final_loss),
+            _SortItem(fmt_duration(run.duration_s), run.duration_s), _SortItem(run.name, run.name),
+        ]
+        cells[0].setForeground(QColor(STATUS_COLOURS.get(run.status, "#64748b")))
+        cells[0].setData(Qt.ItemDataRole.UserRole, str(run.path))
+        tip = run.error or str(run.path)
+        for col, cell in enumerate(cells):
+            cell.setToolTip(tip)
+            self.table.setItem(row, col, cell)
+
+    # ------------------------------------------------------------------ reactions
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.refresh()
+        self._timer.start()
+
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().hideEvent(event)
+        self._timer.stop()
+
+    def _on_timer_timeout(self) -> None:
+        before = self._signature
+        self.refresh()
+        live = [r for r in self.selected_runs() if r.status == "running"]
+        if live and before == self._signature:
+            self._on_table_selection_changed()  # new steps of a running run
+
+    def _on_table_selection_changed(self) -> None:
+        runs = self.selected_runs()
+        self.details.show_runs([r.path for r in runs[:2]])
+        if len(runs) == 1:
+            run = runs[0]
+            extra = f" — {run.error}" if run.error else ""
+            ckpt = f" · last checkpoint {run.checkpoint.name}" if run.checkpoint else ""
+            adapter = f" · adapter {run.adapter}" if run.adapter else ""
+            self.details.summary.setText(f"<b>{run.name}</b>: {run.status}{extra}{ckpt}{adapter}")
+        elif len(runs) >= 2:
+            self.details.summary.setText(f"Comparing <b>{runs[0].name}</b> (blue) with "
+                                         f"<b>{runs[1].name}</b> (orange)")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        runs = self.selected_runs()
+        one = runs[0] if len(runs) == 1 else None
+        self.resume_button.setEnabled(one is not None and one.status in ("stopped", "failed")
+                                      and one.checkpoint is not None)
+        self.open_button.setEnabled(one is not None)
+        self.delete_button.setEnabled(bool(runs) and all(r.status != "running" for r in runs))
+
+    def _on_table_double_clicked(self, _item: QTableWidgetItem) -> None:
+        self._on_open_clicked()
+
+    def _on_resume_clicked(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) != 1:
+            return
+        train = self.ctx.page("train")
+        if hasattr(train, "resume_run"):
+            train.resume_run(runs[0].path)
+
+    def _on_open_clicked(self) -> None:
+        runs = self.selected_runs()
+        if runs:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(runs[0].path)))
+
+    def _on_delete_clicked(self) -> None:
+        runs = [r for r in self.selected_runs() if r.status != "running"]
+        if not runs:
+            return
+        names = "\n".join(r.name for r in runs)
+        answer = QMessageBox.question(
+            self, "Delete runs",
+            f"Delete {len(runs)} run folder{'s' if len(runs) != 1 else ''} with their checkpoints "
+            f"and adapters?\n\n{names}\n\nThis cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        for run in runs:
+            shutil.rmtree(run.path, ignore_errors=True)
+        self.ctx.show_status(f"Deleted {len(runs)} run folder{'s' if len(runs) != 1 else ''}",
+                             5000)
+        self.refresh()
+
+
+def create_page(ctx: Any) -> QWidget:
+    return RunsPage(ctx)

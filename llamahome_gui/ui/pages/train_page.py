@@ -1,0 +1,368 @@
+"""Train page: choose model and data, tune the settings, press Start, watch it learn.
+
+Left: the model picker, the dataset panel, the training and LoRA settings (generated from
+the schema and bound to the same config state as the Configs page), the memory gauge and
+Start / Stop. Right: the run as it happens (``TrainProgressPanel``). The trainer runs as a
+child process owned by ``TrainWorker``; nothing the trainer does can freeze this window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import Qt, QTimer, QUrl
+from PyQt6.QtGui import QDesktopServices
+from PyQt6.QtWidgets import (
+    QGroupBox,
+    QHBoxLayout,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from llamahome_gui.ui.widgets.train_dataset import DATASET_KEYS, TrainDatasetPanel, dataset_file
+from llamahome_gui.ui.widgets.train_memory import TrainMemoryWidget
+from llamahome_gui.ui.widgets.train_model import TrainModelPanel, starter_folder
+from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_duration, fmt_loss
+from llamahome_gui.workers.run_events import RunFailed, RunFinished, RunStopped, read_history
+from llamahome_gui.workers.run_task import LatestTask
+from llamahome_gui.workers.train_worker import TrainState, TrainWorker
+
+RUN_COMPONENTS = ("model", "training", "resource", "monitoring")
+ESTIMATE_KEYS_PREFIX = ("training.", "model.")
+
+
+def estimate_memory(model_dir: Path, training: Any, lora: Any, device: str) -> Any:
+    """The engine's estimate (imports torch for the device: runs in a worker thread)."""
+    from llamahome_gui.core.models.memory import estimate_training_memory
+
+    return estimate_training_memory(model_dir, training, lora, device)
+
+
+class TrainPage(QWidget):
+    """Start, watch, stop and resume LoRA runs."""
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._shown_once = False
+        self._monitor = None
+        self.worker = TrainWorker(self)
+        self.progress = TrainProgressPanel()
+
+        self.model_panel = TrainModelPanel(ctx)
+        self.dataset_panel = TrainDatasetPanel(ctx, self.tokenizer_dir)
+        from llamahome_gui.ui.forms import build_form
+
+        training_keys = [k for k in ctx.state.keys("training")
+                         if k.startswith("training.training.") and k not in DATASET_KEYS]
+        self.training_form = build_form(ctx.state, "training", keys=training_keys)
+        self.lora_form = build_form(ctx.state, "training", sections=["lora"])
+
+        setup = QWidget()
+        setup_layout = QVBoxLayout(setup)
+        model_box = QGroupBox("Base model")
+        QVBoxLayout(model_box).addWidget(self.model_panel)
+        data_box = QGroupBox("Dataset")
+        QVBoxLayout(data_box).addWidget(self.dataset_panel)
+        setup_layout.addWidget(model_box)
+        setup_layout.addWidget(data_box, 1)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("train.tabs")
+        self.tabs.addTab(setup, "Model && data")
+        self.tabs.addTab(_scrolled(self.training_form), "Training")
+        self.tabs.addTab(_scrolled(self.lora_form), "LoRA")
+
+        self.memory = TrainMemoryWidget()
+        self.start_button = QPushButton("Start training")
+        self.start_button.setObjectName("train.start")
+        self.start_button.setDefault(True)
+        self.start_button.setMinimumHeight(34)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("train.stop")
+        self.stop_button.setMinimumHeight(34)
+        self.stop_button.setToolTip("First press: save a checkpoint and stop. Second press: "
+                                    "stop at once.")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 2)
+        buttons.addWidget(self.stop_button, 1)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 6, 0)
+        left_layout.addWidget(self.tabs, 1)
+        left_layout.addWidget(self.memory)
+        left_layout.addLayout(buttons)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.progress)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        split.setSizes([460, 700])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 6)
+        layout.addWidget(split)
+
+        self._estimate = LatestTask(self)
+        self._estimate.succeeded.connect(self._on_estimate_succeeded)
+        self._estimate.errored.connect(self.memory.set_error)
+        self._estimate_timer = QTimer(self)
+        self._estimate_timer.setSingleShot(True)
+        self._estimate_timer.setInterval(350)
+        self._estimate_timer.timeout.connect(self.refresh_estimate)
+
+        self.start_button.clicked.connect(self._on_start_clicked)
+        self.stop_button.clicked.connect(self._on_stop_clicked)
+        self.progress.chat_requested.connect(self._on_progress_chat_requested)
+        self.progress.open_folder_requested.connect(open_folder)
+        self.worker.state_changed.connect(self._on_worker_state_changed)
+        self.worker.started.connect(self.progress.on_started)
+        self.worker.started.connect(self._on_worker_started)
+        self.worker.step_logged.connect(self.progress.on_step)
+        self.worker.evaluated.connect(self.progress.on_eval)
+        self.worker.checkpointed.connect(self.progress.on_checkpoint)
+        self.worker.log_received.connect(self.progress.on_log)
+        self.worker.status_reported.connect(self.progress.message_label.setText)
+        self.worker.finished.connect(self.progress.on_finished)
+        self.worker.finished.connect(self._on_worker_finished)
+        self.worker.stopped.connect(self.progress.on_stopped)
+        self.worker.stopped.connect(self._on_worker_stopped)
+        self.worker.failed.connect(self.progress.on_failed)
+        self.worker.failed.connect(self._on_worker_failed)
+        ctx.state.value_changed.connect(self._on_state_value_changed)
+        self._update_buttons()
+        QTimer.singleShot(0, self.reattach_live_run)
+
+    # ------------------------------------------------------------------ helpers
+    def tokenizer_dir(self) -> Path | None:
+        """The model folder whose tokenizer renders the data (None: starter not imported)."""
+        path = str(self.ctx.state.value("model.model.path") or "")
+        if path:
+            folder = Path(path).expanduser()
+            return folder if (folder / "config.json").is_file() else None
+        return starter_folder()
+
+    def runs_root(self) -> Path:
+        from llamahome_gui.core.runs import runs_root
+
+        return runs_root(self.ctx.state.value("training.training.output_dir"))
+
+    def effective_configs(self) -> dict[str, Any]:
+        """Validated models of what the forms show now (saved or not): the run's snapshot."""
+        from llamahome_gui.config.schema import COMPONENTS
+
+        return {name: COMPONENTS[name].model_validate(self.ctx.state.values(name))
+                for name in RUN_COMPONENTS}
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._shown_once:  # the first look starts the slow checks, not the window
+            self._shown_once = True
+            self.dataset_panel.refresh()
+            self.refresh_estimate()
+
+    def refresh_estimate(self) -> None:
+        folder = self.tokenizer_dir()
+        if folder is None:
+            self.memory.set_error("The estimate appears once the starter model is prepared "
+                                  "(`llamahome models import-starter`, or the first run).")
+            return
+        try:
+            configs = self.effective_configs()
+        except Exception as exc:  # an invalid field: the form shows where
+            self.memory.set_error(f"Fix the settings first: {exc}".splitlines()[0])
+            return
+        self.memory.set_busy()
+        self._estimate.submit(estimate_memory, folder, configs["training"].training,
+                              configs["training"].lora, configs["model"].model.device)
+
+    def _on_estimate_succeeded(self, estimate: Any) -> None:
+        self.memory.set_estimate(estimate)
+
+    def _on_state_value_changed(self, key_path: str, _value: object) -> None:
+        if key_path.startswith(ESTIMATE_KEYS_PREFIX) and self._shown_once:
+            self._estimate_timer.start()
+
+    # ------------------------------------------------------------------ actions
+    def start_run(self, *, confirm: bool = True) -> Path | None:
+        """Snapshot the config into a new run folder and start the trainer on it."""
+        if self.worker.is_active():
+            return None
+        errors = {k: v for c in RUN_COMPONENTS for k, v in self.ctx.state.errors(c).items()}
+        if errors:
+            text = "\n".join(f"{k}: {v}" for k, v in errors.items())
+            QMessageBox.warning(self, "Fix the settings first",
+                                f"Some settings are not valid:\n\n{text}")
+            return None
+        extra: list[str] = []
+        if confirm and self.memory.verdict == "won't fit":
+            answer = QMessageBox.warning(
+                self, "This run will not fit in memory",
+                f"{self.memory.detail.text()}\n\nLower the batch size, max_seq_length or the LoRA "
+                "rank, or turn on gradient checkpointing. Start anyway?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+            extra.append("--force")  # the user was warned; the trainer would refuse again
+        from llamahome_gui.core.runs import new_run_dir, write_run_config
+
+        configs = self.effective_configs()
+        model_path = configs["model"].model.path
+        model_name = Path(model_path).name if model_path else configs["model"].model.name
+        data_name = dataset_file(configs["training"].training.dataset_path).stem
+        run_dir = new_run_dir(configs["training"].training.output_dir, f"{model_name}-{data_name}")
+        write_run_config(run_dir, configs)
+        self.progress.begin(run_dir)
+        # run.toml is the config (what the forms show); the trainer reads it from the run folder
+        self.worker.start(run_dir, extra_args=extra)
+        self.ctx.show_status(f"Training started: {run_dir}", 5000)
+        return run_dir
+
+    def resume_run(self, run_dir: Path) -> None:
+        """Continue a stopped or failed run from its last checkpoint, curves included."""
+        if self.worker.is_active():
+            QMessageBox.information(self, "A run is active",
+                                    "Stop the current run before resuming another one.")
+            return
+        run_dir = Path(run_dir)
+        self.progress.begin(run_dir)
+        self._replay(run_dir)
+        self.progress.begin(run_dir, keep_curves=True)
+        self.worker.start(run_dir, resume=run_dir)
+        self.ctx.navigate("train")
+
+    def reattach_live_run(self) -> None:
+        """A run still training from an earlier session: show it and follow it live."""
+        if self.worker.is_active():
+            return
+        try:
+            from llamahome_gui.core.runs import list_runs
+
+            live = [r for r in list_runs(self.runs_root()) if r.status == "running"]
+        except Exception:  # a damaged runs folder must not break the page
+            return
+        if live:
+            run = live[0]
+            self.progress.begin(run.path)
+            self.worker.attach(run.path, run.pid)
+            self.ctx.show_status(f"Following the run still training: {run.name}", 8000)
+
+    def _replay(self, run_dir: Path) -> None:
+        from llamahome_gui.workers.run_events import Checkpointed, Evaluated, StepLogged
+
+        for event in read_history(run_dir):
+            if isinstance(event, StepLogged):
+                self.progress.on_step(event)
+            elif isinstance(event, Evaluated):
+                self.progress.on_eval(event)
+            elif isinstance(event, Checkpointed):
+                self.progress.on_checkpoint(event)
+
+    def _on_start_clicked(self) -> None:
+        self.start_run()
+
+    def _on_stop_clicked(self) -> None:
+        self.worker.stop()
+
+    # ------------------------------------------------------------------ worker events
+    def _on_worker_state_changed(self, state: str) -> None:
+        self.progress.set_state(state)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        state = self.worker.state
+        active = self.worker.is_active()
+        self.start_button.setEnabled(not active)
+        self.stop_button.setEnabled(active and state != TrainState.FORCING)
+        self.stop_button.setText({TrainState.STOPPING: "Stopping… (force)",
+                                  TrainState.FORCING: "Stopping (forced)…"}.get(state, "Stop"))
+        self.tabs.setEnabled(not active)
+
+    def _on_worker_started(self, event: Any) -> None:
+        monitor = self._monitor_service()
+        if monitor is None:
+            return
+        if event.pid:
+            try:
+                monitor.watch_pid(int(event.pid))
+            except (ValueError, OSError):
+                pass
+
+    def _monitor_service(self) -> Any:
+        if self._monitor is None:
+            try:
+                from llamahome_gui.workers.monitor_worker import shared_monitor
+
+                self._monitor = shared_monitor(self.ctx)
+                self._monitor.sampled.connect(self._on_monitor_sampled)
+            except Exception:  # no monitor in this build: the loss curves still work
+                self._monitor = False
+        return self._monitor or None
+
+    def _on_monitor_sampled(self, sample: Any) -> None:
+        t0 = self.progress.t0
+        if t0 is None or not self.worker.is_active():
+            return
+        values = {"CPU": sample.cpu_percent,
+                  "RAM": 100.0 * sample.ram_used_bytes / max(sample.ram_total_bytes, 1)}
+        if sample.gpus:
+            gpu = sample.gpus[0]
+            values["GPU"] = gpu.utilization_percent
+            if gpu.memory_used_bytes is not None and gpu.memory_total_bytes:
+                values["GPU mem"] = 100.0 * gpu.memory_used_bytes / gpu.memory_total_bytes
+        self.progress.plot.add_resource(sample.time - t0, values)
+
+    def _on_worker_finished(self, event: RunFinished) -> None:
+        self.ctx.notify("Training finished",
+                        f"Final loss {fmt_loss(event.final_loss)} in "
+                        f"{fmt_duration(event.duration_s)}. Adapter: {event.adapter_path}")
+        self._refresh_runs_page()
+
+    def _on_worker_stopped(self, event: RunStopped) -> None:
+        self.ctx.show_status(f"Training stopped at step {event.step}", 8000)
+        self._refresh_runs_page()
+
+    def _on_worker_failed(self, event: RunFailed) -> None:
+        self.ctx.notify("Training failed", event.reason)
+        self._refresh_runs_page()
+
+    def _refresh_runs_page(self) -> None:
+        try:
+            runs = self.ctx.page("runs")
+        except Exception:
+            return
+        if hasattr(runs, "refresh"):
+            runs.refresh()
+
+    def _on_progress_chat_requested(self, adapter: str) -> None:
+        try:
+            chat = self.ctx.page("chat")
+        except Exception:
+            chat = None
+        if chat is not None and hasattr(chat, "set_adapter"):
+            chat.set_adapter(adapter)
+            self.ctx.navigate("chat")
+        else:
+            self.ctx.show_status("The Chat page is not available in this build", 5000)
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
+def open_folder(path: str) -> None:
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def create_page(ctx: Any) -> QWidget:
+    return TrainPage(ctx)
