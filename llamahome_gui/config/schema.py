@@ -285,9 +285,9 @@ class VisualizationSection(Section):
 class AlertsSection(Section):
     enabled: bool = Field(True, description="Show alerts at all.")
     alert_on_error: bool = Field(True, description="Alert when a run fails.")
-    notification_backend: Literal["desktop", "statusbar", "log", "none"] = Field(
+    notification_backend: Literal["desktop", "statusbar", "log", "console", "none"] = Field(
         "desktop", description="Where alerts go: desktop notifications, the status bar only, the log "
-        "only, or nowhere.")
+        "only, the terminal (console), or nowhere.")
 
 
 class MonitoringConfig(Component):
