@@ -54,7 +54,8 @@ def read_preset(name: str, folder: Path, models: dict[str, type[BaseModel]]) -> 
     """Read and check a preset (raises :class:`ConfigValidationError` naming file:line)."""
     preset = Preset(name, folder)
     issues: list[Issue] = []
-    for path in sorted(folder.glob(f"*{SUFFIX}")):
+    files = sorted(folder.glob(f"*{SUFFIX}"), key=lambda p: (p.name != "training" + SUFFIX, p.name))
+    for path in files:
         component = path.name.removesuffix(SUFFIX)
         text = read_text(path).text
         if not preset.description:
