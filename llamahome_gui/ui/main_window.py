@@ -111,9 +111,13 @@ class MainWindow(QMainWindow):
         """A window action by objectName, e.g. ``config.save``, ``edit.undo``."""
         return self._actions[name]
 
-    def add_menu_action(self, menu: str, action: QAction) -> None:
-        """Let a page add an action to File, Edit, View or Help (it keeps its objectName)."""
-        self._menus[menu].addAction(action)
+    def add_menu_action(self, menu: str, action: QAction, before: str | None = None) -> None:
+        """Let a page add an action to File, Edit, View or Help (it keeps its objectName);
+        ``before``: the objectName of an action to insert it in front of."""
+        if before is not None and before in self._actions:
+            self._menus[menu].insertAction(self._actions[before], action)
+        else:
+            self._menus[menu].addAction(action)
         if action.objectName():
             self._actions[action.objectName()] = action
 

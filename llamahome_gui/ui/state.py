@@ -89,6 +89,7 @@ class ConfigState(QObject):
     saved = pyqtSignal(str, list)                  # component, changed key paths
     reloaded = pyqtSignal(str)                     # component (values re-read from disk)
     file_changed_on_disk = pyqtSignal(str)         # component with unsaved edits changed on disk
+    reloaded_from_disk = pyqtSignal(str)           # component re-read after someone else's edit
     any_dirty_changed = pyqtSignal(bool)
 
     def __init__(self, config: Any, parent: QObject | None = None, *, watch: bool = True) -> None:
@@ -188,7 +189,10 @@ class ConfigState(QObject):
         for name in [component] if component else self.components():
             changes = {k.split(".", 1)[1]: self.value(k) for k in self.dirty_keys(name)}
             if changes:
-                parts.append(preview_diff(self.config, name, changes))
+                try:
+                    parts.append(preview_diff(self.config, name, changes))
+                except Exception as exc:  # invalid values: say so instead of a diff
+                    parts.append(f"# {self.path(name).name}: not saved while invalid: {exc}\n")
         return "".join(parts)
 
     # -- editing --------------------------------------------------------------------------
@@ -379,3 +383,4 @@ class ConfigState(QObject):
                     self.file_changed_on_disk.emit(name)
             else:
                 self.reload(name)
+                self.reloaded_from_disk.emit(name)

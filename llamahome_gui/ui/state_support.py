@@ -198,7 +198,13 @@ def _strip_component(component: str, key: str) -> str:
 
 
 def preview_diff(config: Any, component: str, changes: Mapping[str, Any]) -> str:
-    """The unified diff a save of ``changes`` ({section.key: value}) would make."""
+    """The unified diff a save of ``changes`` ({section.key: value}) would make.
+
+    The manager's own preview is used when it has one (it renders exactly what it writes).
+    """
+    own = getattr(config, "preview_diff", None)
+    if callable(own):
+        return own(component, dict(changes))
     path = config.path(component)
     try:
         old_text = path.read_text(encoding="utf-8")
