@@ -72,7 +72,8 @@ def parse(text: str, path: Path | str = "<text>") -> tomlkit.TOMLDocument:
         return tomlkit.parse(text)
     except ParseError as exc:
         reason = re.sub(r"\s+at line \d+ col \d+$", "", str(exc))
-        raise TomlSyntaxError(path, exc.line, exc.col, reason) from None
+        # tomlkit counts columns from 0; editors (and our messages) count from 1
+        raise TomlSyntaxError(path, exc.line, exc.col + 1, reason) from None
     except Exception as exc:  # tomlkit raises a few plain errors (duplicate tables, ...)
         raise TomlSyntaxError(path, None, None, str(exc)) from None
 
@@ -109,9 +110,10 @@ def locate(text: str, parts: Sequence[str]) -> tuple[int, int] | None:
 
 
 def _header_line(text: str, parts: list[str]) -> tuple[int, int] | None:
-    name = r"\s*\.\s*".join(re.escape(p) + "|" + re.escape(f'"{p}"') for p in parts)
+    name = r"\s*\.\s*".join(f"(?:{re.escape(p)}|{re.escape(chr(34) + p + chr(34))})"
+                             for p in parts)
     pattern = re.compile(rf"^\s*\[\[?\s*(?:{name})\s*\]\]?")
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         if pattern.match(line):
             return number, line.index("[") + 1
     return None

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from llamahome_gui.config.env import EnvOverride
 from llamahome_gui.config.errors import Issue, display_path, rule_text
 from llamahome_gui.config.introspect import is_model, leaves, suggest
-from llamahome_gui.config.migrations import Migration, migrate
+from llamahome_gui.config.migrations import V0_RENAMES, Migration, migrate
 from llamahome_gui.config.store import TomlText, locate, read_text
 
 
@@ -108,12 +108,20 @@ def unknown_keys(state: FileState, model_cls: type[BaseModel], data: dict[str, A
         info = fields.get(key)
         if info is None:
             pos = state.line_of(list(parts))
-            out.append(Issue(f"unknown key, kept but not used{suggest(key, fields)}",
+            out.append(Issue(f"unknown key, kept but not used{_hint(state, parts, fields)}",
                              key_path=".".join((state.component, *parts)), file=state.where,
                              line=pos[0] if pos else None, severity="warning"))
         elif is_model(info.annotation) and isinstance(value, dict):
             out.extend(unknown_keys(state, info.annotation, value, parts))
     return out
+
+
+def _hint(state: FileState, parts: tuple[str, ...], fields: dict[str, Any]) -> str:
+    """A did-you-mean for a typo, or the new name of a key from an older layout."""
+    new = V0_RENAMES.get(state.component, {}).get(".".join(parts))
+    if new is not None:
+        return f"; did you mean {new.rsplit('.', 1)[-1]}? ({parts[-1]} is its old name)"
+    return suggest(parts[-1], fields)
 
 
 def _key_parts(loc: tuple[Any, ...], leaf: dict[str, Any]) -> list[str]:
