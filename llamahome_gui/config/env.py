@@ -8,6 +8,7 @@ a name matching several is an error that lists them with their explicit spelling
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,10 +84,12 @@ def scan(env: Mapping[str, str], models: Mapping[str, type[BaseModel]]) -> EnvSc
             component, rel = parts[0], ".".join(parts[1:])
             if component not in fields:
                 result.errors.append((frozenset(), Issue(
-                    f"no config component {component!r}; known: {', '.join(fields)}",
-                    env_var=name)))
+                    f"no config component {component!r}{suggest(component, fields)} "
+                    f"(known: {', '.join(fields)})", env_var=name)))
             elif rel not in fields[component]:
-                hint = suggest(rel, fields[component])
+                close = difflib.get_close_matches(rel, list(fields[component]), n=1, cutoff=0.6)
+                hint = f"; did you mean {explicit_name(f'{component}.{close[0]}')}?" if close \
+                    else ""
                 result.errors.append((frozenset({component}), Issue(
                     f"{component} has no key {rel!r}{hint}", env_var=name)))
             else:
