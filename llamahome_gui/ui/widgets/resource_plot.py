@@ -37,7 +37,6 @@ class ResourcePlotWidget(QWidget):
         self.plot.setMinimumHeight(130)
         item = self.plot.getPlotItem()
         item.setClipToView(True)
-        item.setDownsampling(auto=True, mode="peak")
         item.hideButtons()
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
@@ -101,7 +100,8 @@ class ResourcePlotWidget(QWidget):
             curve.setFillLevel(0)
             curve.setBrush(fill_col)
         curve.setClipToView(True)
-        curve.setDownsampling(auto=True, method="peak")
+        curve.setDownsampling(ds=1, auto=False, method="peak")
+        curve.property_ds = 1
         curve.property_dots = False
         self.curves[series] = curve
         self.scales[series] = scale
@@ -130,17 +130,26 @@ class ResourcePlotWidget(QWidget):
     # ---------------------------------------------------------------- updating
     def update_from(self, history, since: float, until: float) -> None:  # noqa: ANN001
         """Redraw every curve from ``history`` over ``[since, until]`` (time.time() seconds)."""
+        # Peak downsampling to about one point per pixel. pyqtgraph's own "auto" factor
+        # assumes the data fills the view, and hides a young history under a long range.
+        pixels = max(200, self.plot.width())
         for series, curve in self.curves.items():
             t, y = history.get(series, since=since)
-            scale = self.scales[series]
-            curve.setData(t, y / scale if scale != 1.0 else y, connect="finite")
-            few = len(t) < 4  # a line needs points: show dots until there are a few
-            if few != curve.property_dots:
-                curve.setSymbol("o" if few else None)
+            ds = max(1, len(t) // pixels)
+            if ds != curve.property_ds:
+                curve.setDownsampling(ds=ds, auto=False, method="peak")
+                curve.property_ds = ds
+            curve.setData(t, y / scale if (scale := self.scales[series]) != 1.0 else y,
+                          connect="finite")
+            # a line needs points: show dots until there are a few
+            finite = int(np.count_nonzero(np.isfinite(y)))
+            dots = 0 < finite < 4
+            if dots != curve.property_dots:
+                curve.setSymbol("o" if dots else None)
                 curve.setSymbolSize(5)
                 curve.setSymbolBrush(curve.opts["pen"].color())
                 curve.setSymbolPen(None)
-                curve.property_dots = few
+                curve.property_dots = dots
         self.plot.getPlotItem().setXRange(since, until, padding=0)
 
     def set_value(self, text: str, detail: str = "") -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
@@ -40,6 +40,7 @@ class ResourceStripWidget(QWidget):
         layout.setSpacing(4)
         self.labels: dict[str, QLabel] = {}
         self.sparks: dict[str, SparklinePlotWidget] = {}
+        self._shown: set[Alert] = set()  # each alert reaches the user once
         for key, colour in (("cpu", COLOURS["cpu"]), ("ram", COLOURS["ram"]),
                             ("gpu", COLOURS["gpu_mem"])):
             label = QLabel(f"{key.upper()} –")
@@ -55,6 +56,15 @@ class ResourceStripWidget(QWidget):
         service.problem_reported.connect(self._on_service_problem_reported)
         if service.latest is not None:
             self._on_service_sampled(service.latest)
+        # alerts raised while the window was still being built: say so once it runs
+        QTimer.singleShot(0, self._replay_active_alerts)
+
+    def _replay_active_alerts(self) -> None:
+        active = self.service.loop.alerts.active_keys
+        for alert in reversed(self.service.alert_log):
+            if alert.active and alert.key in active:
+                self._on_service_alert_raised(alert)
+                return
 
     def _on_service_sampled(self, s: Sample) -> None:
         since = time.time() - SPARK_SECONDS
@@ -90,8 +100,9 @@ class ResourceStripWidget(QWidget):
         return alerts.notification_backend if alerts.enabled else "none"
 
     def _on_service_alert_raised(self, alert: Alert) -> None:
-        if self.ctx is None:
+        if self.ctx is None or alert in self._shown:
             return
+        self._shown.add(alert)
         backend = self._backend()
         if backend in ("desktop", "statusbar"):
             self.ctx.show_status(f"⚠ {alert.message}", 15000)
