@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     sampler = ResourceSampler()
+    sampler.prime(gpus=True)
     stop = threading.Event()
     stop.wait(min(interval, 0.25))  # CPU % is measured between two readings
     taken = 0

@@ -100,7 +100,7 @@ class MonitorLoop:
     def _run(self) -> None:
         if self.recorder is not None and self.recorder.message:
             self._report(self.recorder.message)
-        self.sampler.prime()
+        self.sampler.prime(gpus=True)
         if self._stop.wait(FIRST_SAMPLE_DELAY_S):
             return
         next_at = time.monotonic()
@@ -121,7 +121,7 @@ class MonitorLoop:
             started = time.perf_counter()
             sample = self.sampler.sample()
             self.last_cost_s = cost = time.perf_counter() - started
-            self.mean_cost_s = cost if self._samples <= 1 else 0.8 * self.mean_cost_s + 0.2 * cost
+            self.mean_cost_s = cost if self._samples == 0 else 0.8 * self.mean_cost_s + 0.2 * cost
             self._samples += 1
             row = flatten(sample)
             self.history.append(row)

@@ -45,8 +45,11 @@ class ResourceSampler:
         self._lock = threading.Lock()
         self.prime()
 
-    def prime(self) -> None:
-        """Start the CPU counters; the next ``sample()`` measures from here."""
+    def prime(self, gpus: bool = False) -> None:
+        """Start the CPU counters; the next ``sample()`` measures from here. ``gpus``: also
+        open NVML now (its one-off set-up then stays out of the first sample's cost)."""
+        if gpus and self.gpu_reader is not None:
+            self.gpu_reader.read()
         psutil.cpu_percent(percpu=True)
         self.primed_at = time.monotonic()
 

@@ -70,6 +70,7 @@ class MonitorPage(QWidget):
         self.graphs: dict[str, ResourcePlotWidget] = {}
         self._gpu_count = 0
         self._cores_drawn = False
+        self._alert_count = 0
         self._energy_start: dict[int, float] = {}
 
         bar = QHBoxLayout()
@@ -118,7 +119,8 @@ class MonitorPage(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.gpu_note)
         layout.addLayout(self.grid, 1)
-        layout.addWidget(QLabel("Alerts"))
+        self.alerts_label = QLabel("Alerts: none so far")
+        layout.addWidget(self.alerts_label)
         layout.addWidget(self.alert_list)
 
         self._build_host_graphs()
@@ -316,6 +318,8 @@ class MonitorPage(QWidget):
     def _log(self, text: str, when: float | None = None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(when or time.time()))
         self.alert_list.insertItem(0, f"{stamp}  {text}")
+        self._alert_count += 1
+        self.alerts_label.setText(f"Alerts and messages: {self._alert_count}")
         while self.alert_list.count() > 500:
             self.alert_list.takeItem(self.alert_list.count() - 1)
 
