@@ -83,6 +83,8 @@ class MonitorPage(QWidget):
             button = QPushButton(text)
             button.setObjectName(f"monitor.range.{seconds}")
             button.setCheckable(True)
+            button.setStyleSheet("QPushButton:checked { background: palette(highlight); "
+                                 "color: palette(highlighted-text); }")
             button.setChecked(seconds == self.range_s)
             self.range_group.addButton(button, seconds)
             bar.addWidget(button)
@@ -130,6 +132,9 @@ class MonitorPage(QWidget):
         service.alert_raised.connect(self._on_service_alert)
         service.alert_cleared.connect(self._on_service_alert)
         service.problem_reported.connect(self._on_service_problem_reported)
+        theme = getattr(ctx, "theme", None)
+        if theme is not None and hasattr(theme, "changed"):
+            theme.changed.connect(self._on_theme_changed)
         if service.latest is not None:
             self._on_service_sampled(service.latest)
 
@@ -286,6 +291,10 @@ class MonitorPage(QWidget):
 
     def _on_service_problem_reported(self, text: str) -> None:
         self._log(f"✗ {text}")
+
+    def _on_theme_changed(self, _dark: bool) -> None:
+        for graph in self.graphs.values():
+            graph.apply_palette()
 
     def _on_range_group_clicked(self, seconds: int) -> None:
         self.range_s = seconds

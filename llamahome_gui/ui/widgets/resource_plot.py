@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QFont, QPalette
-from PyQt6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 COLOURS = {"cpu": "#ef4444", "ram": "#0ea5e9", "gpu": "#22c55e", "gpu_mem": "#eab308",
            "temp": "#f97316", "power": "#a855f7", "app": "#64748b", "watched": "#10b981"}
@@ -30,11 +30,7 @@ class ResourcePlotWidget(QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.scales: dict[str, float] = {}
         self.lines: dict[str, pg.InfiniteLine] = {}
-        pal = self.palette()
-        fg = pal.color(QPalette.ColorRole.Text)
-
         self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
-        self.plot.setBackground(pal.color(QPalette.ColorRole.Base))
         self.plot.setMinimumHeight(130)
         item = self.plot.getPlotItem()
         item.setClipToView(True)
@@ -42,11 +38,6 @@ class ResourcePlotWidget(QWidget):
         item.setMenuEnabled(False)
         item.setMouseEnabled(x=False, y=False)
         # no showGrid: its translucent lines cost ~20 ms per axis paint in the raster engine
-        item.setTitle(f"{title} ({unit})", color=fg.name(), size="10pt")
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setTextPen(fg)
-            axis.setPen(pg.mkPen(fg.darker(150) if fg.lightness() > 128 else fg.lighter(200)))
         item.getAxis("left").enableAutoSIPrefix(False)
         item.getAxis("left").setWidth(48)
         if y_range is not None:
@@ -67,9 +58,6 @@ class ResourcePlotWidget(QWidget):
         self.detail_label = QLabel("")
         self.detail_label.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.detail_label.setWordWrap(True)
-        muted = QPalette(self.detail_label.palette())
-        muted.setColor(QPalette.ColorRole.WindowText, pal.color(QPalette.ColorRole.PlaceholderText))
-        self.detail_label.setPalette(muted)
         side = QVBoxLayout()
         side.addStretch(1)
         side.addWidget(self.caption_label)
@@ -84,6 +72,22 @@ class ResourcePlotWidget(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.plot, 1)
         row.addWidget(side_box)
+        self.apply_palette()
+
+    def apply_palette(self) -> None:
+        """Colours from the application palette (again after a light/dark switch)."""
+        pal = QApplication.palette()
+        fg = pal.color(QPalette.ColorRole.Text)
+        self.plot.setBackground(pal.color(QPalette.ColorRole.Base))
+        item = self.plot.getPlotItem()
+        item.setTitle(f"{self.title} ({self.unit})", color=fg.name(), size="10pt")
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setTextPen(fg)
+            axis.setPen(pg.mkPen(fg.darker(150) if fg.lightness() > 128 else fg.lighter(200)))
+        muted = QPalette(pal)
+        muted.setColor(QPalette.ColorRole.WindowText, pal.color(QPalette.ColorRole.PlaceholderText))
+        self.detail_label.setPalette(muted)
 
     # ---------------------------------------------------------------- building
     def add_curve(self, series: str, colour: str, *, label: str = "", scale: float = 1.0,
