@@ -172,6 +172,6 @@ class NvmlReader:
                 try:
                     name = psutil.Process(proc.pid).name()
                 except (psutil.Error, OSError):
-                    name = "?"  # another container or user: NVML sees it, we cannot
+                    name = ""  # another container or user: NVML sees it, we cannot
                 seen[proc.pid] = GpuProcess(proc.pid, name, proc.usedGpuMemory)
         return list(seen.values())

@@ -35,6 +35,7 @@ from llamahome_gui.workers.monitor_worker import MonitorService, shared_monitor
 RANGES: tuple[tuple[str, int], ...] = (("1 min", 60), ("10 min", 600), ("1 h", 3600))
 GIB = 2**30
 MIB = 2**20
+HEADROOM = 1.12  # y axis above a limit line, so its label stays readable
 GPU_COLOURS = ("#22c55e", "#3b82f6", "#eab308", "#a855f7", "#f97316", "#14b8a6", "#ec4899",
                "#64748b")
 
@@ -205,10 +206,10 @@ class MonitorPage(QWidget):
         ram = self.graphs["ram"]
         ram.set_value(f"{s.ram_used_bytes / GIB:.1f} GiB", detail)
         ram.set_line("total", s.ram_total_bytes / GIB, f"total {_size(s.ram_total_bytes)}",
-                     colour="#94a3b8")
+                     colour="#94a3b8", position=0.55)
         ram.set_line("limit", limits.memory * s.ram_total_bytes / GIB,
                      f"limit {limits.memory * 100:.0f} %")
-        ram.set_y_max(s.ram_total_bytes / GIB)
+        ram.set_y_max(s.ram_total_bytes / GIB * HEADROOM)
         if s.gpus:
             self._show_gpu_values(s)
 
@@ -240,10 +241,10 @@ class MonitorPage(QWidget):
         procs = sorted((p for g in gpus for p in g.processes if p.used_memory_bytes),
                        key=lambda p: -(p.used_memory_bytes or 0))
         if procs:
-            detail += "\n" + "\n".join(f"{p.name} {_size(p.used_memory_bytes or 0)}"
+            detail += "\n" + "\n".join(f"{p.name or f'pid {p.pid}'} {_size(p.used_memory_bytes or 0)}"
                                          for p in procs[:3])
         mem.set_value(big("{:.1f} GiB", used), detail)
-        mem.set_y_max(top)
+        mem.set_y_max(top * HEADROOM)
         if len(totals) == 1 and top:
             mem.set_line("limit", limits.memory * top, f"limit {limits.memory * 100:.0f} %")
 
@@ -253,6 +254,8 @@ class MonitorPage(QWidget):
         self.graphs["gpu_temp"].set_value(big("{:.0f} °C", temp), detail)
         self.graphs["gpu_temp"].set_line("limit", limits.gpu_temp_c,
                                          f"limit {limits.gpu_temp_c:.0f} °C")
+        hottest = max((t for t in temp if t is not None), default=0.0)
+        self.graphs["gpu_temp"].set_y_max(max(100.0, limits.gpu_temp_c, hottest) * HEADROOM)
 
         power = [g.power_w for g in gpus]
         for g in gpus:
@@ -266,6 +269,9 @@ class MonitorPage(QWidget):
             detail += f"\n{used_wh:.1f} Wh since opened"
         pw = self.graphs["gpu_power"]
         pw.set_value(big("{:.0f} W", power), detail)
+        limit_w = max((g.power_limit_w or 0.0) for g in gpus)
+        if limit_w:
+            pw.set_y_max(limit_w * HEADROOM)
         if len(gpus) == 1 and g0.power_limit_w:
             pw.set_line("limit", g0.power_limit_w, f"power limit {g0.power_limit_w:.0f} W")
 

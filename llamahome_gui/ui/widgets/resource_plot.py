@@ -116,7 +116,7 @@ class ResourcePlotWidget(QWidget):
         return curve
 
     def set_line(self, name: str, value: float | None, label: str = "",
-                 colour: str = THRESHOLD_COLOUR) -> None:
+                 colour: str = THRESHOLD_COLOUR, position: float = 0.8) -> None:
         """Show (or hide, value None/NaN) a dashed horizontal line, e.g. a threshold."""
         line = self.lines.get(name)
         if value is None or not np.isfinite(value):
@@ -126,7 +126,7 @@ class ResourcePlotWidget(QWidget):
         if line is None:
             line = pg.InfiniteLine(angle=0, movable=False,
                                    pen=pg.mkPen(colour, width=1, style=Qt.PenStyle.DashLine),
-                                   label=label, labelOpts={"position": 0.8, "color": colour,
+                                   label=label, labelOpts={"position": position, "color": colour,
                                                            "anchors": [(1, 1), (1, 1)]})
             self.plot.addItem(line)
             self.lines[name] = line
