@@ -19,7 +19,7 @@ from llamahome_gui.config.errors import (
     display_path,
     format_value,
 )
-from llamahome_gui.config.introspect import leaves, parse_typed
+from llamahome_gui.config.introspect import leaves, parse_typed, suggest
 from llamahome_gui.config.manager import ConfigManager
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID = 0, 1, 2
@@ -111,6 +111,8 @@ def _rows(cfg: ConfigManager, key: str | None) -> list[dict[str, Any]]:
             key_path = f"{component}.{rel}"
             if key and key_path != key and not key_path.startswith(key + "."):
                 continue
+            if rel == "schema_version" and key != key_path:
+                continue
             value: Any = model
             stored: Any = doc
             for part in rel.split("."):
@@ -123,9 +125,10 @@ def _rows(cfg: ConfigManager, key: str | None) -> list[dict[str, Any]]:
                 row["env_var"] = env[key_path]
             rows.append(row)
     if key and not rows:
-        rel = key.split(".", 1)[1] if "." in key else key
-        raise ConfigValidationError(f"{key}: no such key (see `llamahome config show "
-                                    f"{key.split('.', 1)[0]}`; {rel!r} is not in the schema)")
+        component, _, rel = key.partition(".")
+        hint = suggest(rel, leaves(cfg.model_class(component)))
+        raise ConfigValidationError(f"{key}: no such key{hint} (`llamahome config show "
+                                    f"{component}` lists them)")
     return rows
 
 

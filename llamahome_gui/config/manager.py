@@ -146,10 +146,10 @@ class ConfigManager:
         if not state.source.exists:
             checked.warnings.insert(0, Issue("file not found; schema defaults are used",
                                              file=state.where, severity="warning"))
-        if state.migration.changed:
+        if state.migration.changed and state.migration.notes:
             checked.warnings.append(Issue(
                 f"schema_version {state.migration.from_version} -> {state.migration.to_version} "
-                f"({'; '.join(state.migration.notes) or 'version added'}); written on the next "
+                f"({'; '.join(state.migration.notes)}); written on the next "
                 "save", file=state.where, severity="warning"))
         if checked.errors:
             checked.model = None
@@ -171,6 +171,12 @@ class ConfigManager:
         scan = self.env_scan(env)
         errors += [issue for comps, issue in scan.errors if not comps]
         warnings += scan.warnings
+        known = set(self.components())
+        for path in sorted(self.config_dir.glob("*_config.toml")):
+            if path.name.removesuffix("_config.toml") not in known:
+                warnings.append(Issue(
+                    f"no schema for this file, so it is not checked; add schemas/{path.name} "
+                    "to make it a component", file=display_path(path), severity="warning"))
         for name in self.components():
             try:
                 checked = self.check(name, env=env)

@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,6 +200,18 @@ def _replace_with(path: Path, data: bytes, mode: int | None) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+    _remove_stale_temps(path)
+
+
+def _remove_stale_temps(path: Path, age_s: float = 600.0) -> None:
+    """Temp files of saves killed long ago (a save takes milliseconds, never minutes)."""
+    now = time.time()
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if now - stale.stat().st_mtime > age_s:
+                stale.unlink()
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: Path) -> None:
