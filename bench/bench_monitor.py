@@ -33,13 +33,15 @@ def main() -> None:
 
     sampler = ResourceSampler()
     sampler.prime(gpus=True)
-    costs = []
+    costs, cpu_costs = [], []
     for _ in range(300):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         sampler.sample()
         costs.append(time.perf_counter() - t0)
+        cpu_costs.append(time.thread_time() - c0)
     gpus, why = sampler.gpu_reader.read()
-    print(f"sample (psutil + NVML, {len(gpus)} GPUs{'; ' + why if why else ''}): {ms(costs)}")
+    print(f"sample (psutil + NVML, {len(gpus)} GPUs{'; ' + why if why else ''}): {ms(costs)}; "
+          f"CPU time {ms(cpu_costs)}")
 
     history = SeriesHistory()
     loop_costs = []
@@ -68,18 +70,20 @@ def main() -> None:
     app.processEvents()
     for seconds in (3600, 60):
         page.range_s = seconds
-        redraw, paint = [], []
+        redraw, paint, cpu = [], [], []
         for _ in range(40):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             page.redraw()
             t1 = time.perf_counter()
+            cpu.append(time.thread_time() - c0)
             page.repaint()
             app.processEvents()
             t2 = time.perf_counter()
             redraw.append(t1 - t0)
             paint.append(t2 - t1)
         curves = sum(len(g.curves) for g in page.graphs.values())
-        print(f"redraw {seconds} s window ({curves} curves, setData): {ms(redraw)}")
+        print(f"redraw {seconds} s window ({curves} curves, setData): {ms(redraw)}; "
+              f"CPU time (load-independent) {ms(cpu)}")
         print(f"  + paint of the page: {ms(paint)}")
 
 
