@@ -2,8 +2,9 @@
 
 Two ways, chosen by ``training.training.packing``:
 
-- packing: examples are bin-packed (best fit, longest first) into rows of at most
-  ``max_seq_length`` tokens. Positions restart at 0 for each example; transformers turns the
+- packing: examples are bin-packed (best fit, longest first) into rows as long as the
+  longest example (at most ``max_seq_length``), so a batch has the shape a padded batch of
+  the longest examples would have, filled with whole examples instead of padding. Positions restart at 0 for each example; transformers turns the
   restarts into a block-diagonal causal mask (flash-attention kernels into varlen calls), so no
   token attends across examples. Targets are shifted inside each example, so the last token of
   one example never learns to predict the first of the next.

@@ -71,8 +71,15 @@ class EventLog:
             if event in ("done", "stopped", "error", "checkpoint"):
                 os.fsync(self._events.fileno())
         self._record_metrics(record)
-        for listener in self.listeners:
-            listener(record)
+        for listener in list(self.listeners):
+            try:
+                listener(record)
+            except Exception as exc:  # a closed pipe must not end the run
+                self.listeners.remove(listener)
+                import sys
+
+                print(f"warning: an event listener failed and was dropped: {exc!r}",
+                      file=sys.stderr)
         return record
 
     def _record_metrics(self, record: dict[str, Any]) -> None:

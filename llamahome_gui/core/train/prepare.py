@@ -106,14 +106,17 @@ def prepare_data(training: Any, tokenizer: Any, system_prompt: str | None) -> Pr
             f"{path}: no record has a trained token left after max_seq_length="
             f"{training.max_seq_length} truncation",
             hint="raise training.training.max_seq_length or shorten the prompts")
-    cap = training.max_seq_length
+    # Packed rows are as long as the longest example: a batch has the shape a padded batch
+    # of the longest examples would have, filled with more examples instead of padding.
+    cap = min(training.max_seq_length, max(len(s.input_ids) for s in train + evals))
     if training.packing:
         train_rows, eval_rows = pack(train, cap), pack(evals, cap)
     else:
         train_rows, eval_rows = [Row([s]) for s in train], [Row([s]) for s in evals]
     notes = []
     if trunc + trunc_e:
-        notes.append(f"{trunc + trunc_e} records were cut to max_seq_length={cap} tokens")
+        notes.append(f"{trunc + trunc_e} records were cut to max_seq_length="
+                     f"{training.max_seq_length} tokens")
     if skipped + skipped_e:
         notes.append(f"{skipped + skipped_e} records have no answer tokens left and are skipped")
     return Prepared(

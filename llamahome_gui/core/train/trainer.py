@@ -18,6 +18,7 @@ import math
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ from llamahome_gui.core.train.prepare import (
 
 # Model types whose logits are exactly lm_head(decoder output): head-only logits are safe.
 _HEAD_ONLY_TYPES = {"llama", "mistral", "qwen2", "qwen3", "smollm3", "phi3", "olmo2", "starcoder2"}
+
+
+class _Interrupted(Exception):
+    """Raised from inside a forward or backward pass when a stop was requested."""
 
 
 class StopFlag:
@@ -99,6 +104,7 @@ class LoraTrainer:
     def _setup(self) -> Prepared:
         from llamahome_gui.core.models.loading import pick_device
 
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
         m = self.cfg["model"].model
         try:
             device = pick_device(m.device)
@@ -127,7 +133,30 @@ class LoraTrainer:
         mtype = getattr(base.config, "model_type", "")
         self._decoder = base.get_decoder() if mtype in _HEAD_ONLY_TYPES else None
         self._head = base.get_output_embeddings() if self._decoder is not None else None
+        self._install_stop_hooks()
         return data
+
+    def _install_stop_hooks(self) -> None:
+        """Let a stop request cut into a long micro-batch: every decoder layer checks the flag
+        in the forward pass and, through a gradient hook on its output, in the backward pass.
+        (In a several-process run all ranks must stop at the same step boundary instead.)"""
+        if self.dist.active:
+            return
+
+        def check(grad: Any = None) -> Any:
+            if self.stop.requested:
+                raise _Interrupted
+            return grad
+
+        def after_forward(module: Any, args: Any, output: Any) -> None:
+            check()
+            out = output[0] if isinstance(output, tuple) else output
+            if isinstance(out, torch.Tensor) and out.requires_grad:
+                out.register_hook(check)
+
+        for module in self.model.modules():
+            if type(module).__name__.endswith("DecoderLayer"):
+                module.register_forward_hook(after_forward)
 
     def _schedule(self, data: Prepared) -> None:
         t = self.training
@@ -276,14 +305,17 @@ class LoraTrainer:
             global_tokens, global_inputs = dd.all_sum(self.dist, [local_tokens, local_inputs],
                                                       self.device)
             loss_acc = torch.zeros((), device=self.device)
-            for batch in collated:
-                loss_sum = self._loss_sum(batch)
-                scaled = loss_sum / max(global_tokens, 1.0)
-                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
-                loss_acc += loss_sum.detach()
-                if self.stop.requested and not self.dist.active:
-                    self.optimizer.zero_grad(set_to_none=True)
-                    return self._stopped(rng)
+            try:
+                for batch in collated:
+                    loss_sum = self._loss_sum(batch)
+                    scaled = loss_sum / max(global_tokens, 1.0)
+                    (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+                    loss_acc += loss_sum.detach()
+                    if self.stop.requested and not self.dist.active:
+                        raise _Interrupted
+            except _Interrupted:
+                self.optimizer.zero_grad(set_to_none=True)
+                return self._stopped(rng)
             (loss_total,) = dd.all_sum(self.dist, [float(loss_acc)], self.device)
             loss = loss_total / max(global_tokens, 1.0)
             if not math.isfinite(loss):
@@ -318,7 +350,11 @@ class LoraTrainer:
                     elapsed_s=round(time.time() - started, 2),
                     eta_s=round(per_step * (self.total_steps - self.step), 1))
             if data.eval_rows and (self.step % t.eval_steps == 0 or self.step == self.total_steps):
-                eval_loss = self._evaluate(data.eval_rows)
+                try:
+                    eval_loss = self._evaluate(data.eval_rows)
+                except _Interrupted:
+                    self.model.train()
+                    return self._stopped({"cpu": torch.get_rng_state()})
                 self.log.emit("eval", step=self.step, eval_loss=eval_loss,
                               elapsed_s=round(time.time() - started, 2))
                 if best is None or eval_loss < best - t.early_stopping_min_delta:
