@@ -222,7 +222,7 @@ def parse_dataset(path: str | Path, fmt: str = "auto") -> tuple[Dataset, list[Pr
     name = path.name
     if fmt == "auto":
         detected = detect_format(items, container)
-        if detected is None and items and not problems:
+        if detected is None and any(i.error is None for i in items) and not problems:
             keys = next((sorted(i.value)[:8] for i in items if isinstance(i.value, dict)), None)
             hint = f"records have keys {keys}" if keys is not None else "no record is a JSON object"
             problems.append(Problem(name, f"cannot tell the format: {hint}; expected instruction/"
@@ -261,5 +261,6 @@ def load_dataset(path: str | Path, fmt: str = "auto") -> Dataset:
     """Load and validate a dataset; raise ``DatasetError`` listing the first bad records."""
     dataset, problems = parse_dataset(path, fmt)
     if problems:
-        raise DatasetError(problems, dataset.path, len(dataset.records) + len(problems))
+        bad = sum(1 for p in problems if p.line is not None or p.record is not None)
+        raise DatasetError(problems, dataset.path, len(dataset.records) + bad)
     return dataset

@@ -1,0 +1,184 @@
+"""How much memory a LoRA run needs, from the model's shapes alone (no weights loaded).
+
+Terms: frozen base weights; LoRA parameters, their gradients and AdamW states (fp32);
+activations that autograd keeps for the backward pass; a runtime overhead (the framework's
+own memory, the CUDA context). The activation term counts, per token, the tensors one
+decoder layer saves (two RMSNorms, q/k/v/attention output, the four MLP tensors, the LoRA
+dropout outputs, masks and low-rank intermediates) times the number of layers, plus the
+vocabulary logits in fp32 (logits, log-softmax and their two gradients). It was then
+calibrated against the measured peak memory of real LoRA steps (bench/measure_training_memory.py):
+the factors below are the measured-to-counted ratios.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from llamahome_gui.core.models.info import ModelInfo, human_bytes, model_info
+
+Verdict = Literal["fits", "tight", "won't fit"]
+
+# Measured / counted activation memory on this project's reference CPU (glibc allocator
+# fragmentation and forward temporaries). CUDA's caching allocator tracks live tensors
+# closely; its factor is a conservative default until measured on a GPU.
+LAYER_FACTOR = {"cpu": 1.38, "cuda": 1.10}
+# Process memory that is neither weights nor training state: the Python runtime with torch,
+# transformers and peft on the CPU; the CUDA context and kernels on a GPU.
+RUNTIME_OVERHEAD = {"cpu": 480 * 2**20, "cuda": 600 * 2**20}
+LOGIT_COPIES = 4  # logits, log-softmax, and the gradient of each, all fp32
+FITS_BELOW, TIGHT_BELOW = 0.85, 1.0
+_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "8bit": 1, "4bit": 0.5}
+
+
+@dataclass
+class MemoryEstimate:
+    """Bytes a run needs, next to what the device has."""
+
+    weights: int
+    lora_params: int
+    gradients: int
+    optimizer_states: int
+    activations: int
+    overhead: int
+    total: int
+    available: int
+    device: str
+    verdict: Verdict
+    lora_param_count: int = 0
+    tokens_per_step: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fits(self) -> bool:
+        return self.verdict != "won't fit"
+
+    def rows(self) -> list[tuple[str, int]]:
+        return [("Base weights", self.weights),
+                (f"LoRA parameters ({self.lora_param_count:,})", self.lora_params),
+                ("Gradients", self.gradients),
+                ("Optimizer states (AdamW)", self.optimizer_states),
+                (f"Activations ({self.tokens_per_step:,} tokens per step)", self.activations),
+                ("Runtime overhead", self.overhead)]
+
+    def table(self) -> str:
+        """The estimate as ``llamahome train --estimate`` prints it."""
+        rows = self.rows()
+        width = max(len(label) for label, _ in rows) + 2
+        where = "RAM available" if self.device == "cpu" else f"{self.device} memory allowed"
+        lines = [f"{label:<{width}}{human_bytes(value):>12}" for label, value in rows]
+        lines.append("-" * (width + 12))
+        lines.append(f"{'Total needed':<{width}}{human_bytes(self.total):>12}")
+        lines.append(f"{where:<{width}}{human_bytes(self.available):>12}")
+        share = 100.0 * self.total / self.available if self.available else float("inf")
+        lines.append(f"Verdict: {self.verdict} ({share:.0f}% of what is available)")
+        if self.verdict != "fits":
+            lines.append("To need less: a smaller per_device_train_batch_size, a shorter "
+                         "max_seq_length, gradient_checkpointing, or a lower LoRA r.")
+        lines += self.notes
+        return "\n".join(lines)
+
+
+def _get(section: Any, name: str, default: Any) -> Any:
+    if isinstance(section, dict):
+        return section.get(name, default)
+    return getattr(section, name, default)
+
+
+def lora_parameter_count(info: ModelInfo, r: int, targets: list[str] | str) -> tuple[int, list[str]]:
+    """LoRA parameters for these targets, and the target names the model does not have."""
+    wanted = [targets] if isinstance(targets, str) else list(targets)
+    every = "all-linear" in wanted
+    names = {name for name, _, _ in info.linear_shapes()}
+    unknown = [] if every else [t for t in wanted if t not in names]
+    count = sum(r * (d_in + d_out) for name, d_in, d_out in info.linear_shapes()
+                if every or name in wanted)
+    return count, unknown
+
+
+def layer_floats_per_token(info: ModelInfo, r: int, targets: list[str] | str,
+                           dropout: float) -> float:
+    """Values one decoder layer keeps per token for the backward pass."""
+    h, i = info.hidden_size, info.intermediate_size
+    base = 6 * h + 4 * h + h + 4 * i  # two norms (input, normalized, output); q, k, v, attn out; o input; MLP
+    wanted = [targets] if isinstance(targets, str) else list(targets)
+    every = "all-linear" in wanted
+    per_layer = {}
+    for name, d_in, _ in info.linear_shapes():
+        per_layer.setdefault(name, d_in)
+    lora = 0.0
+    for name, d_in in per_layer.items():
+        if every or name in wanted:
+            # dropout output (a new tensor) and its boolean mask, then the rank-r intermediate
+            lora += (1.25 * d_in if dropout > 0 else 0.0) + r
+    return base + lora
+
+
+def available_memory(device: str, memory_fraction: float = 0.9) -> int:
+    """RAM the system can still give (CPU), or the device's memory times the allowed fraction."""
+    if device.startswith("cuda"):
+        import torch
+
+        index = int(device.split(":", 1)[1]) if ":" in device else torch.cuda.current_device()
+        return int(torch.cuda.get_device_properties(index).total_memory * memory_fraction)
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def verdict_for(total: int, available: int) -> Verdict:
+    if available <= 0 or total > TIGHT_BELOW * available:
+        return "won't fit"
+    return "fits" if total <= FITS_BELOW * available else "tight"
+
+
+def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section: Any,
+                             lora_section: Any, device: str = "cpu", *, dtype: str = "auto",
+                             quantization: str = "none", memory_fraction: float = 0.9,
+                             available: int | None = None) -> MemoryEstimate:
+    """Peak memory of one LoRA training step (worst case: every row max_seq_length long).
+
+    ``training_section`` / ``lora_section`` are the ``training.training`` and
+    ``training.lora`` config sections (objects or dicts). ``available`` overrides the
+    measured free memory (for tests and what-if questions).
+    """
+    info = model_dir if isinstance(model_dir, ModelInfo) else model_info(model_dir)
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if kind == "cuda" else "float32"
+    weight_bytes = _BYTES[quantization] if quantization in ("4bit", "8bit") else _BYTES[dtype]
+    mixed = _get(training_section, "mixed_precision", "auto")
+    act_bytes = 2 if kind == "cuda" and (dtype != "float32" or mixed in ("auto", "bf16", "fp16")) \
+        else 4
+
+    r = int(_get(lora_section, "r", 16))
+    targets = _get(lora_section, "target_modules", ["all-linear"])
+    dropout = float(_get(lora_section, "lora_dropout", 0.05))
+    n_lora, unknown = lora_parameter_count(info, r, targets)
+
+    batch = int(_get(training_section, "per_device_train_batch_size", 1))
+    seq = int(_get(training_section, "max_seq_length", 512))
+    tokens = batch * seq
+    checkpointing = bool(_get(training_section, "gradient_checkpointing", False))
+    layer = layer_floats_per_token(info, r, targets, dropout) * act_bytes * LAYER_FACTOR[kind]
+    if checkpointing:  # layer inputs only, plus one layer recomputed at a time
+        per_token = info.layers * info.hidden_size * act_bytes + layer
+    else:
+        per_token = info.layers * layer
+    per_token += 3 * info.hidden_size * act_bytes + LOGIT_COPIES * info.vocab_size * 4
+    activations = int(tokens * per_token)
+
+    weights = int(info.parameters * weight_bytes)
+    lora_bytes, grads, optim = 4 * n_lora, 4 * n_lora, 8 * n_lora
+    overhead = RUNTIME_OVERHEAD[kind]
+    total = weights + lora_bytes + grads + optim + activations + overhead
+    if available is None:
+        available = available_memory(device, memory_fraction)
+    notes = []
+    if unknown:
+        notes.append(f"Note: the model has no layer named {', '.join(unknown)} "
+                     "(its linear layers: " + ", ".join(sorted(info.linear_layers())) + ")")
+    return MemoryEstimate(weights, lora_bytes, grads, optim, activations, overhead, total,
+                          int(available), device, verdict_for(total, int(available)), n_lora,
+                          tokens, notes)
