@@ -121,7 +121,7 @@ def test_bad_chat_and_alpaca_records(tmp_path, row, message):
     path = write_jsonl(tmp_path / "d.jsonl", [good, row])
     with pytest.raises(DatasetError) as err:
         load_dataset(path)
-    assert f"d.jsonl:2: " in str(err.value) and message in str(err.value)
+    assert "d.jsonl:2: " in str(err.value) and message in str(err.value)
 
 
 def test_missing_file_and_unknown_layout(tmp_path):
