@@ -115,7 +115,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    from llamahome_gui.core.data import DatasetError, TemplateError, preview
+    from llamahome_gui.core.data import DatasetError, TemplateError, load_dataset, preview
     from llamahome_gui.core.models.loading import ModelNotFoundError
 
     if args.n < 1:
@@ -123,6 +123,7 @@ def run_preview(args: argparse.Namespace) -> int:
         return BAD_DATA
     s = _settings(args)
     try:
+        load_dataset(s["file"], s["fmt"])  # bad data fails before the tokenizer loads
         tokenizer = _tokenizer(args, s, import_starter=True)
         blocks = preview(s["file"], s["fmt"], tokenizer, args.n, s["max_seq_length"],
                          system_prompt=s["system_prompt"])
