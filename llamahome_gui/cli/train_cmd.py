@@ -163,7 +163,9 @@ def _shared_run_dir(configs: dict[str, Any], chosen: Path | None) -> Path:
     return Path(box[0])
 
 
-def _install_signals(stop: Any, out: TextIO) -> None:
+def _install_signals(stop: Any, out: TextIO) -> dict[int, Any]:
+    """SIGINT/SIGTERM: first a graceful stop (checkpoint), then an immediate exit.
+    Returns the previous handlers so an in-process caller gets them back."""
     def handler(signum: int, frame: Any) -> None:
         if stop.requested:
             os._exit(EXIT_INTERRUPTED)
@@ -171,8 +173,10 @@ def _install_signals(stop: Any, out: TextIO) -> None:
         print("\nstopping: saving a checkpoint (press Ctrl+C again to quit at once)",
               file=out, flush=True)
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
 
 
 # ---------------------------------------------------------------- command
@@ -205,12 +209,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
 
-    from llamahome_gui.core.runs import write_run_config
-    from llamahome_gui.core.train import run_training
     from llamahome_gui.core.train.trainer import StopFlag
 
     stop = StopFlag()
-    _install_signals(stop, human)
+    previous = _install_signals(stop, human)
+    try:
+        return _train(args, configs, run_dir, stop, human, rank)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _train(args: argparse.Namespace, configs: dict[str, Any], run_dir: Path | None, stop: Any,
+           human: TextIO, rank: int) -> int:
+    from llamahome_gui.core.runs import write_run_config
+    from llamahome_gui.core.train import TrainingError, run_training
+
     run_dir = _shared_run_dir(configs, run_dir)
     if rank == 0:
         write_run_config(run_dir, configs)

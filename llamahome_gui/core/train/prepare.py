@@ -81,9 +81,9 @@ def _samples(examples: list[Any]) -> tuple[list[Sample], int, int]:
     return samples, truncated, skipped
 
 
-def prepare_data(training: Any, tokenizer: Any, system_prompt: str | None) -> Prepared:
-    """Load, validate, split, render and pack/group the dataset."""
-    from llamahome_gui.core.data import DatasetError, TemplateError, load_dataset, render_examples
+def load_records(training: Any) -> Any:
+    """Read and validate the dataset (before the model loads, so bad data fails fast)."""
+    from llamahome_gui.core.data import DatasetError, load_dataset
 
     path = dataset_path(training)
     try:
@@ -93,6 +93,14 @@ def prepare_data(training: Any, tokenizer: Any, system_prompt: str | None) -> Pr
                             hint=f"fix the lines named above (llamahome data check {path})") from exc
     if not ds.records:
         raise TrainingError(f"{path} holds no records", hint="add some training examples")
+    return ds
+
+
+def prepare_data(training: Any, ds: Any, tokenizer: Any, system_prompt: str | None) -> Prepared:
+    """Split, render and pack/group the dataset."""
+    from llamahome_gui.core.data import TemplateError, render_examples
+
+    path = ds.path
     train_idx, eval_idx = split_eval(len(ds.records), training.eval_split, training.seed)
     try:
         rendered = render_examples(ds.records, tokenizer, training.max_seq_length,

@@ -38,6 +38,7 @@ from llamahome_gui.core.train.prepare import (
     autocast_dtype,
     configure_gpu,
     load_model,
+    load_records,
     model_dir,
     prepare_data,
     set_threads,
@@ -119,11 +120,12 @@ class LoraTrainer:
         random.seed(seed)
         torch.manual_seed(seed + self.dist.rank)
         configure_gpu(self.device, self.cfg["resource"])
+        records = load_records(self.training)
         self.model_dir = model_dir(m, progress=self._status)
         self._status(f"loading {self.model_dir}")
         model, self.tokenizer = load_model(self.model_dir, m, self.device)
         system_prompt = self.cfg["inference"].chat.system_prompt if "inference" in self.cfg else None
-        data = prepare_data(self.training, self.tokenizer, system_prompt)
+        data = prepare_data(self.training, records, self.tokenizer, system_prompt)
         if self.training.gradient_checkpointing:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model = apply_lora(model, self.lora)
