@@ -153,7 +153,7 @@ class ConfigsPage(QWidget):
         self._highlighter = DiffHighlighter(self.diff_view.document(), theme.colors()) \
             if theme is not None else None
         if theme is not None:
-            theme.changed.connect(lambda _d: self._highlighter.set_colors(theme.colors()))
+            theme.changed.connect(self._on_theme_changed)  # bound: dropped with the page
         diff_layout.addWidget(self.diff_title)
         diff_layout.addWidget(self.diff_view, 1)
         self.diff_panel = diff_panel
@@ -187,6 +187,11 @@ class ConfigsPage(QWidget):
         self._refresh_diff()
 
     # -- building -------------------------------------------------------------------------
+    def _on_theme_changed(self, _dark: bool) -> None:
+        theme = getattr(self.ctx, "theme", None)
+        if self._highlighter is not None and theme is not None:
+            self._highlighter.set_colors(theme.colors())
+
     def _add_component_tab(self, component: str) -> None:
         form = build_form(self.state, component)
         self.forms[component] = form
