@@ -101,11 +101,16 @@ class _EngineHost(QObject):
                                      request.args.get("side", "")))
 
     def _do_load(self, model_path: str, kwargs: dict[str, Any]) -> None:
+        """Base model first; a bad adapter then fails on its own and leaves the model usable."""
         w = self._worker
+        adapter = kwargs.pop("adapter", None)
         info = self.engine.load(model_path, progress=lambda m: w.load_progressed.emit(
             LoadProgressed(m)), **kwargs)
         w.loaded.emit(ModelLoaded(info))
-        w.adapter_changed.emit(AdapterChanged(self.engine.adapter))
+        if adapter:
+            self.run(_Request("adapter", {"path": adapter}))
+        else:
+            w.adapter_changed.emit(AdapterChanged(""))
 
     def _do_adapter(self, path: str) -> None:
         w = self._worker

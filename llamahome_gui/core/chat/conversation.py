@@ -159,5 +159,20 @@ def export_markdown(conversation: Conversation, path: Path) -> Path:
     return path
 
 
+def ab_markdown(base: Conversation, tuned: Conversation, adapter_label: str) -> str:
+    """An A/B session as one transcript: each question, then answer A (base) and B (adapter)."""
+    lines = [f"# A/B: {tuned.title or 'comparison'}", "",
+             f"- **A:** base model {tuned.model}", f"- **B:** adapter {adapter_label}"]
+    answers = {"A": [m for m in base.messages if m.role == "assistant"],
+               "B": [m for m in tuned.messages if m.role == "assistant"]}
+    questions = [m for m in tuned.messages if m.role == "user"]
+    for i, question in enumerate(questions):
+        lines += ["", "## You", "", question.content.rstrip()]
+        for side, name in (("A", "base model"), ("B", adapter_label)):
+            if i < len(answers[side]):
+                lines += ["", f"### {side} · {name}", "", answers[side][i].content.rstrip()]
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "conversation"

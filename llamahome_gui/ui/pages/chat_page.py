@@ -1,0 +1,436 @@
+"""Chat page: talk to the model or to a trained adapter, answers streaming in token by token.
+
+Top: model and adapter pickers (bound to ``model.model.path`` / ``inference.chat.adapter_path``),
+A/B compare, Load. Left: saved conversations. Middle: the conversation, the message box,
+Send / Stop / Regenerate and a status line (time to first token, tokens/s, context used).
+Right: the system prompt and generation settings, generated from the schema. The model lives
+in ``ChatWorker``'s thread, so loading and answering never freeze the window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QKeySequence, QShortcut
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from llamahome_gui.core.chat.conversation import (
+    ConversationFileError,
+    ab_markdown,
+    export_markdown,
+    history_dir,
+    load_conversation,
+    save_conversation,
+)
+from llamahome_gui.ui.widgets.chat_history import ChatHistoryWidget
+from llamahome_gui.ui.widgets.chat_panel import ChatConversationPanel
+from llamahome_gui.ui.widgets.chat_pickers import ChatPickersWidget
+from llamahome_gui.ui.widgets.chat_transcript import palette_colors
+from llamahome_gui.workers.chat_worker import ChatWorker
+
+FAILURES = {"load": "Could not load the model", "adapter": "Could not use the adapter",
+            "generate": "The answer failed", "unload": "Unloading failed"}
+
+
+def create_page(ctx: Any) -> QWidget:
+    return ChatPage(ctx)
+
+
+class ChatPage(QWidget):
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("page.chat")
+        self.ctx = ctx
+        self.worker = ChatWorker(self)
+        self._pending_send = False
+        self._loaded_key: tuple | None = None
+        self._loading = False
+        self._saved_path: Path | None = None
+        self._build()
+        self._connect()
+        self._apply_colors()
+        self._refresh_history()
+        self._update_buttons()
+        self.panel.status.setText("The model loads with your first message (or press Load model).")
+
+    # -- layout -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        from llamahome_gui.ui.forms import build_form
+
+        self.pickers = ChatPickersWidget(self.ctx)
+        self.ab_check = QCheckBox("A/B compare")
+        self.ab_check.setObjectName("chat.ab")
+        self.ab_check.setToolTip("Answer each question twice: base model (A) beside the adapter "
+                                 "(B). Pick an adapter first.")
+        self.load_button = QPushButton("Load model")
+        self.load_button.setObjectName("chat.load")
+        self.settings_toggle = QPushButton("Settings")
+        self.settings_toggle.setObjectName("chat.settings.toggle")
+        self.settings_toggle.setCheckable(True)
+        self.settings_toggle.setChecked(True)
+        self.settings_toggle.setToolTip("Show or hide the system prompt and generation settings")
+        top = QHBoxLayout()
+        top.addWidget(self.pickers, 1)
+        top.addWidget(self.ab_check)
+        top.addWidget(self.load_button)
+        top.addWidget(self.settings_toggle)
+
+        self.progress = QProgressBar()
+        self.progress.setObjectName("chat.progress")
+        self.progress.setRange(0, 0)  # busy: loading has no reliable percentage
+        self.progress.setMaximumHeight(6)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel()
+        self.progress_label.setObjectName("chat.progress.label")
+        self._show_progress("")
+
+        self.panel = ChatConversationPanel(self._answer_title)
+        self.input, self.status = self.panel.input, self.panel.status
+        self.history = ChatHistoryWidget()
+
+        # The system prompt first, then how answers are sampled; both generated from the schema.
+        self.prompt_form = build_form(self.ctx.state, "inference", keys=["chat.system_prompt"])
+        self.settings_form = build_form(self.ctx.state, "inference", sections=["generation"])
+        forms = QWidget()
+        column = QVBoxLayout(forms)
+        column.setContentsMargins(0, 0, 6, 0)
+        column.addWidget(self.prompt_form)
+        column.addWidget(self.settings_form)
+        column.addStretch(1)
+        self.settings = QScrollArea()
+        self.settings.setObjectName("chat.settings")
+        self.settings.setWidgetResizable(True)
+        self.settings.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.settings.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.settings.setWidget(forms)
+        self.settings.setMinimumWidth(forms.minimumSizeHint().width() + 16)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.history)
+        self.splitter.addWidget(self.panel)
+        self.splitter.addWidget(self.settings)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setSizes([190, 700, self.settings.minimumWidth()])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.splitter, 1)
+
+    def _connect(self) -> None:
+        w, p = self.worker, self.panel
+        w.load_progressed.connect(self._on_worker_load_progressed)
+        w.loaded.connect(self._on_worker_loaded)
+        w.adapter_changed.connect(self._on_worker_adapter_changed)
+        w.started.connect(p.on_started)
+        w.token_received.connect(p.on_token)
+        w.finished.connect(p.on_finished)
+        w.failed.connect(self._on_worker_failed)
+        w.unloaded.connect(self._on_worker_unloaded)
+        p.answers_done.connect(self._on_panel_answers_done)
+        p.input.submitted.connect(self.send)
+        p.send_button.clicked.connect(lambda: self.send(p.input.toPlainText()))
+        p.stop_button.clicked.connect(self.stop)
+        p.regenerate_button.clicked.connect(self.regenerate)
+        self.load_button.clicked.connect(self._on_load_button_clicked)
+        self.ab_check.toggled.connect(self._on_ab_check_toggled)
+        self.settings_toggle.toggled.connect(self.settings.setVisible)
+        self.pickers.model_changed.connect(self._on_pickers_model_changed)
+        self.pickers.adapter_changed.connect(self._on_pickers_adapter_changed)
+        self.history.new_requested.connect(self.new_chat)
+        self.history.open_requested.connect(self.open_conversation)
+        self.history.export_requested.connect(self._on_history_export_requested)
+        self.history.delete_requested.connect(self._on_history_delete_requested)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.stop)
+        theme = getattr(self.ctx, "theme", None)
+        if theme is not None and hasattr(theme, "changed"):
+            theme.changed.connect(self._on_theme_changed)  # a bound slot: dropped with the page
+
+    def _on_theme_changed(self, _dark: bool) -> None:
+        self._apply_colors()
+
+    def _apply_colors(self) -> None:
+        theme = getattr(self.ctx, "theme", None)
+        self.panel.set_colors(theme.colors() if theme is not None and hasattr(theme, "colors")
+                              else palette_colors(self))
+
+    # -- public API -------------------------------------------------------------------------
+    @property
+    def generating(self) -> bool:
+        return self.panel.generating
+
+    @property
+    def conversation(self) -> Any:
+        return self.panel.conversation
+
+    def set_adapter(self, path: str | Path) -> None:
+        """Chat with this adapter (the Train page's "Chat with this adapter"); when the run
+        trained it on another model than the one chosen here, that model is chosen too."""
+        model = _run_model_path(Path(path))
+        if model is not None and model != self.pickers.model_path():
+            self.pickers.set_model(model)
+        self.pickers.set_adapter(str(path))
+
+    def send(self, text: str) -> None:
+        """Ask ``text``: loads the model first when needed, then streams the answer."""
+        if not text.strip() or self.generating or self._pending_send:
+            return
+        self.input.clear()
+        self.panel.add_question(text)
+        self._ask()
+
+    def stop(self) -> None:
+        if self.generating or self._pending_send:
+            self._pending_send = False
+            self.worker.stop()
+            self.status.setText("Stopping…")
+            self._update_buttons()
+
+    def regenerate(self) -> None:
+        """Drop the last answer and ask the last question again."""
+        if not self.generating and self.panel.drop_last_answers():
+            self._ask()
+
+    def new_chat(self) -> None:
+        self.stop()
+        self._saved_path = None
+        self.panel.set_ab_mode(self.ab_check.isChecked(), self.pickers.adapter_label())
+        self._refresh_history()
+        self._update_buttons()
+        self.input.setFocus()
+
+    def open_conversation(self, path: Path) -> None:
+        if self.generating:
+            return
+        try:
+            conversation = load_conversation(path)
+        except ConversationFileError as exc:
+            self.panel.transcript.add_notice(str(exc), "error")
+            return
+        self.ab_check.blockSignals(True)
+        self.ab_check.setChecked(False)
+        self.ab_check.blockSignals(False)
+        self.panel.set_ab_mode(False)
+        self.panel.show_conversation(conversation)
+        self._saved_path = Path(path)
+        self._refresh_history()
+        self._update_buttons()
+
+    def export_markdown(self, path: Path) -> Path:
+        """The conversation (or the A/B comparison) as a Markdown file."""
+        path = Path(path)
+        if self.panel.ab_mode:
+            convs = self.panel.ab_conversations
+            path.write_text(ab_markdown(convs["A"], convs["B"], self.pickers.adapter_label()),
+                            encoding="utf-8")
+            return path
+        self.conversation.adapter = self.pickers.adapter_path()
+        return export_markdown(self.conversation, path)
+
+    def shutdown(self) -> None:
+        self.worker.shutdown()
+
+    # -- asking -----------------------------------------------------------------------------
+    def _setup(self) -> Any:
+        from pydantic import ValidationError
+
+        from llamahome_gui.config.schema import InferenceConfig, ModelConfig
+        from llamahome_gui.core.chat.setup import ChatSetup
+
+        state = self.ctx.state
+        try:
+            return ChatSetup.from_configs(ModelConfig.model_validate(state.values("model")),
+                                          InferenceConfig.model_validate(state.values("inference")))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ValueError(f"Fix the setting {'.'.join(map(str, first['loc']))}: "
+                             f"{first['msg']}") from None
+
+    def _ask(self) -> None:
+        try:
+            setup = self._setup()
+        except ValueError as exc:
+            self.panel.transcript.add_notice(str(exc), "error")
+            return
+        if _load_key(setup) != self._loaded_key:
+            self._pending_send = True  # asked again once the model is loaded
+            self._load(setup)
+        else:
+            self.panel.ask(self.worker, setup, self.pickers.adapter_path())
+        self._update_buttons()
+
+    def _load(self, setup: Any) -> None:
+        self._loading = True
+        self._show_progress("Loading the model…")
+        self.worker.load(setup.model_path, **setup.load_kwargs())
+        self._loaded_key = _load_key(setup)
+        self._update_buttons()
+
+    def _answer_title(self, side: str, adapter: str | None = None) -> str:
+        """Who answers: side A is always the base model; else the adapter, if any."""
+        label = self.pickers.adapter_label(adapter)
+        if side == "A":
+            return "A · base model"
+        prefix = "B · " if side else "Assistant · "
+        return f"{prefix}adapter {label}" if label else "Assistant · base model"
+
+    def _show_progress(self, text: str) -> None:
+        self.progress_label.setText(text)
+        self.progress.setVisible(bool(text))
+        self.progress_label.setVisible(bool(text))
+
+    # -- worker events ----------------------------------------------------------------------
+    def _on_worker_load_progressed(self, event: Any) -> None:
+        self.progress_label.setText(event.message)
+
+    def _on_worker_loaded(self, event: Any) -> None:
+        info = event.info
+        self._loading = False
+        self._show_progress("")
+        self.conversation.model = info.model_name
+        self.status.setText(f"{info.model_name} ready on {info.device} · context "
+                            f"{info.context_limit:,} tokens · loaded in {info.seconds:.1f} s")
+        self.ctx.show_status(f"Chat model {info.model_name} loaded", 4000)
+        self.load_button.setText("Unload model")
+        if self._pending_send:
+            self._pending_send = False
+            self._ask()
+        self._update_buttons()
+
+    def _on_worker_adapter_changed(self, event: Any) -> None:
+        self.conversation.adapter = event.path
+        self._show_progress("")
+        self._update_buttons()
+
+    def _on_worker_failed(self, event: Any) -> None:
+        what = FAILURES.get(event.stage, "Chat failed")
+        if event.stage == "load":
+            self._loading, self._pending_send, self._loaded_key = False, False, None
+            self.load_button.setText("Load model")
+        if event.stage == "adapter" and self.pickers.adapter_path():
+            self.pickers.set_adapter("")  # say so, and let the base model answer
+            what += " (the base model answers now)"
+        self._show_progress("")
+        self.panel.on_failed(event, f"{what}: {event.message}")
+        self.ctx.show_status(f"{what}: {event.message}", 10000)
+        self._update_buttons()
+
+    def _on_worker_unloaded(self, event: Any) -> None:
+        self.status.setText(f"Model unloaded · {event.freed_bytes / 2**20:,.0f} MiB freed")
+        self.load_button.setText("Load model")
+        self._update_buttons()
+
+    def _on_panel_answers_done(self) -> None:
+        if not self.panel.ab_mode and self.conversation.messages:
+            self._save()
+        self._update_buttons()
+
+    # -- other slots ------------------------------------------------------------------------
+    def _on_load_button_clicked(self) -> None:
+        if self._loaded_key is not None and not self._loading:
+            self.stop()
+            self._loaded_key = None
+            self.worker.unload()
+            return
+        self._reload()
+
+    def _reload(self) -> None:
+        try:
+            self._load(self._setup())
+        except ValueError as exc:
+            self.panel.transcript.add_notice(str(exc), "error")
+
+    def _on_pickers_model_changed(self, _path: str) -> None:
+        if self._loaded_key is not None:  # load the new model now, not at the next question
+            self.stop()
+            self._reload()
+
+    def _on_pickers_adapter_changed(self, path: str) -> None:
+        self.worker.set_adapter(path)  # the base model stays loaded
+        if not path:
+            self.ab_check.setChecked(False)
+        elif self.panel.ab_mode:
+            self.panel.header_b.setText(f"B · adapter {self.pickers.adapter_label(path)}")
+        self.ctx.show_status(f"Adapter: {self.pickers.adapter_label(path) or 'none (base model)'}",
+                             4000)
+        self._update_buttons()
+
+    def _on_ab_check_toggled(self, on: bool) -> None:
+        self.stop()
+        self.panel.set_ab_mode(on, self.pickers.adapter_label())
+        if not on and self._saved_path is not None:
+            self.open_conversation(self._saved_path)
+        self._update_buttons()
+
+    def _on_history_export_requested(self) -> None:
+        name = (self.conversation.title or "conversation").replace("/", "-")[:40]
+        path, _ = QFileDialog.getSaveFileName(self, "Export conversation as Markdown",
+                                              str(Path.home() / f"{name}.md"), "Markdown (*.md)")
+        if path:
+            self.ctx.show_status(f"Exported to {self.export_markdown(Path(path))}", 6000)
+
+    def _on_history_delete_requested(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+        if path == self._saved_path:
+            self.new_chat()
+        self._refresh_history()
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _history_folder(self) -> Path:
+        return history_dir(str(self.ctx.state.value("inference.chat.history_dir") or ""))
+
+    def _save(self) -> None:
+        self.conversation.adapter = self.pickers.adapter_path()
+        try:
+            self._saved_path = save_conversation(self.conversation, self._history_folder())
+        except OSError as exc:
+            self.ctx.show_status(f"Could not save the conversation: {exc}", 10000)
+            return
+        self._refresh_history()
+
+    def _refresh_history(self) -> None:
+        self.history.reload(self._history_folder(), self._saved_path)
+
+    def _update_buttons(self) -> None:
+        busy = self.generating or self._pending_send
+        p = self.panel
+        p.send_button.setEnabled(not busy)
+        p.stop_button.setEnabled(busy)
+        p.regenerate_button.setEnabled(
+            not busy and any(c.messages for c in p.conversations().values()))
+        self.ab_check.setEnabled(bool(self.pickers.adapter_path()) and not busy)
+        self.load_button.setEnabled(not self._loading)
+        self.history.setEnabled(not busy)
+
+
+def _load_key(setup: Any) -> tuple:
+    """What, when changed, needs the base model loaded again (an adapter change does not)."""
+    return (setup.model_path, setup.device, setup.dtype, setup.trust_remote_code,
+            setup.max_sequence_length)
+
+
+def _run_model_path(adapter: Path) -> str | None:
+    """The model a run trained its adapter on (from the run's config snapshot), if known."""
+    run_dir = adapter.parent
+    if not (run_dir / "run.toml").is_file():
+        return None
+    try:
+        from llamahome_gui.core.runs import read_run_config
+
+        return str(read_run_config(run_dir)["model"].model.path)
+    except Exception:  # noqa: BLE001 - an unreadable snapshot just means "unknown"
+        return None
