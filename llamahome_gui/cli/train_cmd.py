@@ -131,10 +131,12 @@ def _estimate(configs: dict[str, Any], out: TextIO) -> Any:
     from llamahome_gui.core.models.loading import pick_device
     from llamahome_gui.core.train.prepare import model_dir
 
-    folder = model_dir(configs["model"].model, progress=lambda m: print(m, file=out))
+    m = configs["model"].model
+    folder = model_dir(m, progress=lambda msg: print(msg, file=out))
     t = configs["training"]
-    return estimate_training_memory(folder, t.training, t.lora,
-                                    pick_device(configs["model"].model.device))
+    return estimate_training_memory(
+        folder, t.training, t.lora, pick_device(m.device), dtype=m.dtype,
+        quantization=m.quantization, memory_fraction=configs["resource"].gpu.memory_fraction)
 
 
 def _run_name(configs: dict[str, Any]) -> str:

@@ -134,3 +134,18 @@ def test_starter_model_learns_and_plain_peft_loads_the_adapter(starter_model_dir
     with torch.no_grad(), model.disable_adapter():
         plain = model(input_ids=ids).logits
     assert not torch.allclose(model(input_ids=ids).logits, plain)  # the adapter changes outputs
+
+
+def test_estimate_prints_the_memory_table_and_refuses_a_run_that_cannot_fit(
+        tiny_model_dir, tmp_path, capsys):
+    data = write_alpaca(tmp_path / "d.json")
+    assert main(["train", "--estimate", *tiny_args(tiny_model_dir, data)]) == 0
+    out = capsys.readouterr().out
+    assert "Verdict: fits" in out
+    huge = tiny_args(tiny_model_dir, data, "--set", "training.training.max_seq_length=131072",
+                     "--set", "training.training.per_device_train_batch_size=1024",
+                     "--run-dir", str(tmp_path / "run"))
+    assert main(["train", *huge]) == 1
+    err = capsys.readouterr().err
+    assert "Verdict: won't fit" in err and "--force" in err
+    assert not (tmp_path / "run").exists()  # nothing started

@@ -188,3 +188,16 @@ def test_early_stopping_ends_the_run_when_eval_loss_stops_improving(tiny_model_d
     evals = [e for e in read_events(tmp_path / "run") if e["event"] == "eval"]
     assert len(evals) == 3 and result.step == 3  # the best, then two without a 10.0 drop
     assert (tmp_path / "run" / "adapter" / "adapter_config.json").is_file()
+
+
+def test_out_of_memory_message_has_figures_and_concrete_changes():
+    from llamahome_gui.core.train.errors import is_out_of_memory, out_of_memory_error
+
+    configs = {name: COMPONENTS[name]() for name in RUN_COMPONENTS}
+    exc = RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert is_out_of_memory(exc) and not is_out_of_memory(RuntimeError("shape mismatch"))
+    err = out_of_memory_error(exc, "cpu", configs["training"].training, configs["training"].lora, 7)
+    assert "out of memory at step 7" in err.message and "RAM: this process" in err.message
+    for tip in ("per_device_train_batch_size=2", "max_seq_length=256",
+                "gradient_checkpointing=true", "training.lora.r=8"):
+        assert tip in err.hint

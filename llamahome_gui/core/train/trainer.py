@@ -113,6 +113,7 @@ class LoraTrainer:
             raise TrainingError(str(exc)) from exc
         self.dist, self.device = dd.setup(device)
         if self.dist.main:
+            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             tb = self.cfg["monitoring"].visualization.tensorboard if "monitoring" in self.cfg else True
             self.log = EventLog(self.run_dir, listeners=self._listeners, tensorboard=tb)
         self.threads = set_threads(int(os.environ.get("LOCAL_WORLD_SIZE", self.dist.world)))
