@@ -67,6 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _guard(func: Any) -> Any:
     """Turn config errors into their exit status and one line per problem on stderr."""
     def run(args: argparse.Namespace) -> int:
+        if args.config_dir is not None and not args.config_dir.is_dir():
+            print(f"error: config folder {args.config_dir} does not exist (copy the shipped "
+                  "defaults there, e.g. cp -r config DIR, or leave out --config-dir)",
+                  file=sys.stderr)
+            return EXIT_FAIL
         try:
             return func(args, ConfigManager(args.config_dir))
         except (ConfigValidationError, TomlSyntaxError) as exc:

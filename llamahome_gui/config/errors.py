@@ -24,12 +24,19 @@ def display_path(path: Path | str) -> str:
     return rel if not rel.startswith("..") else str(path)
 
 
-def format_value(value: Any) -> str:
-    """A value written the way it would appear in a TOML file."""
+def format_value(value: Any, limit: int = 80) -> str:
+    """A value written the way it would appear in a TOML file, on one line."""
     try:
-        return tomlkit.item(value).as_string()
+        if isinstance(value, dict):
+            table = tomlkit.inline_table()
+            table.update(value)
+            text = table.as_string()
+        else:
+            text = tomlkit.item(value).as_string()
     except Exception:  # values TOML cannot hold (None, objects)
-        return repr(value)
+        text = repr(value)
+    text = " ".join(text.split("\n"))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @dataclass

@@ -169,3 +169,10 @@ def test_without_local_config_the_user_folder_is_created(tmp_path: Path,
     assert "\nr = 24\n" in (user / "training_config.toml").read_text()
     assert (user / "presets" / "quality").is_dir() and (user / "schemas").is_dir()
     assert not (tmp_path / "config").exists()
+
+
+def test_a_missing_config_dir_is_an_error_not_a_new_folder(tmp_path: Path) -> None:
+    result = run("set", "training.lora.r", "8", "--config-dir", str(tmp_path / "typo"),
+                 cwd=tmp_path)
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    assert not (tmp_path / "typo").exists()

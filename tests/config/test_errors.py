@@ -173,3 +173,11 @@ def test_newer_schema_version_is_refused(config_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"schema_version = 7: this file was written by a newer "
                                           r"LlamaHome GUI \(this one reads up to 1\)"):
         ConfigManager(config_dir).load("model")
+
+
+def test_a_table_where_a_value_belongs_prints_on_one_line(tmp_path: Path) -> None:
+    (tmp_path / "training_config.toml").write_text("[lora.r]\nvalue = 8\n")
+    with pytest.raises(ConfigValidationError) as info:
+        ConfigManager(tmp_path).load("training")
+    assert str(info.value) == (f"{display_path(tmp_path / 'training_config.toml')}:1: "
+                               "training.lora.r = {value = 8}: must be a whole number")
