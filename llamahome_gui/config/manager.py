@@ -339,8 +339,8 @@ def _same(info: Any, stored: Any, new: Any) -> bool:
     """Whether the file already means ``new`` (a missing key means the default)."""
     if stored is _MISSING:
         return default_of(info) == new
-    try:
-        return adapter(info).validate_python(stored) == new
+    try:  # strict: a file value of the wrong type ("16" for 16) is rewritten, not kept
+        return adapter(info).validate_python(stored, strict=True) == new
     except ValidationError:
         return False
 

@@ -181,3 +181,13 @@ def test_a_table_where_a_value_belongs_prints_on_one_line(tmp_path: Path) -> Non
         ConfigManager(tmp_path).load("training")
     assert str(info.value) == (f"{display_path(tmp_path / 'training_config.toml')}:1: "
                                "training.lora.r = {value = 8}: must be a whole number")
+
+
+def test_setting_a_key_whose_file_value_has_the_wrong_type_fixes_it(config_dir: Path) -> None:
+    path = config_dir / "training_config.toml"
+    _replace(path, "r = 16", 'r = "16"')
+    cfg = ConfigManager(config_dir)
+    with pytest.raises(ConfigValidationError):
+        cfg.load("training")
+    assert cfg.update("training", {"lora.r": 16}) == ["training.lora.r"]
+    assert "\nr = 16\n" in path.read_text() and cfg.load("training").lora.r == 16
