@@ -6,7 +6,7 @@ comment and its line), so a migrated file written back differs only where it mus
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +105,7 @@ def migrate(component: str, doc: tomlkit.TOMLDocument, where: str = "",
 def _has(doc: Any, parts: list[str]) -> bool:
     node = doc
     for part in parts:
-        if not hasattr(node, "__contains__") or part not in node:
+        if not isinstance(node, Mapping) or part not in node:
             return False
         node = node[part]
     return True
@@ -116,11 +116,11 @@ def _rename(doc: Any, parts: list[str], new_key: str) -> bool:
     the new name is taken."""
     node = doc
     for part in parts[:-1]:
-        if not hasattr(node, "__contains__") or part not in node:
+        if not isinstance(node, Mapping) or part not in node:
             return False
         node = node[part]
     old_key = parts[-1]
-    if not hasattr(node, "__contains__") or old_key not in node or new_key in node:
+    if not isinstance(node, Mapping) or old_key not in node or new_key in node:
         return False
     container = node.value if isinstance(node, Table) else node
     replace = getattr(container, "_replace", None)

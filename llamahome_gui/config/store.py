@@ -92,12 +92,11 @@ def locate(text: str, parts: Sequence[str]) -> tuple[int, int] | None:
         return None
     node: Any = doc
     for part in parts[:-1]:
-        if not hasattr(node, "__contains__") or isinstance(node, AoT) or part not in node:
+        if not isinstance(node, Mapping) or part not in node:
             return None
         node = node[part]
     last = parts[-1] if parts else None
-    if last is None or isinstance(node, AoT) or not hasattr(node, "__contains__") \
-            or last not in node:
+    if last is None or not isinstance(node, Mapping) or last not in node:
         return None
     if isinstance(node[last], Table | AoT | OutOfOrderTableProxy):
         return _header_line(text, [*parts])
