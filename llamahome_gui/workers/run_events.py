@@ -209,3 +209,11 @@ def read_history(run_dir: Path) -> list[Event]:
     """Every event of a finished or running run, as dataclasses (for charts of past runs)."""
     tail = EventTail(run_dir)
     return [e for e in (parse_event(d, Path(run_dir)) for d in tail.read()) if e is not None]
+
+
+def last_start_index(events: list[Event]) -> int:
+    """Index of the newest ``RunStarted`` (a resumed run has one per segment), or 0."""
+    for i in range(len(events) - 1, -1, -1):
+        if isinstance(events[i], RunStarted):
+            return i
+    return 0

@@ -33,6 +33,7 @@ from llamahome_gui.workers.run_events import (
     RunStopped,
     StatusReported,
     StepLogged,
+    last_start_index,
     parse_event,
 )
 
@@ -185,14 +186,29 @@ class TrainWorker(QObject):
         self._begin_watching()
 
     def attach(self, run_dir: Path, pid: int | None) -> None:
-        """Follow a run started earlier (e.g. before an app restart): replay its events, then tail."""
+        """Follow a run started earlier (e.g. before an app restart): replay the events of its
+        current segment (since its newest start event), then tail."""
         if self.is_active():
             raise RuntimeError("a training run is already active; stop it first")
         self._reset(Path(run_dir), from_end=False)
         self._pid = pid
         self._set_state(TrainState.RUNNING)
+        assert self._events is not None
+        backlog = [e for e in (parse_event(d, self._run_dir) for d in self._events.read())
+                   if e is not None]
         self._begin_watching()
+        for event in backlog[last_start_index(backlog):]:
+            if self.is_active():
+                self._dispatch(event)
         self._drain()
+
+    def detach(self) -> None:
+        """Stop following the run without touching the process (the app is closing: the
+        trainer goes on, and the next start of the app re-attaches to it)."""
+        self._stop_watching()
+        self._close_log()
+        self._proc = None
+        self._set_state(TrainState.IDLE)
 
     def stop(self) -> None:
         """First call: SIGINT (checkpoint, then exit). Again, or after the grace period: SIGKILL."""

@@ -41,7 +41,7 @@ FAKE_TRAINER = textwrap.dedent('''
     if a.resume:
         first = max(int(json.loads(l)["step"]) for l in open(os.path.join(a.resume, "events.jsonl"))
                     if '"checkpoint"' in l and json.loads(l)["event"] == "checkpoint")
-    total = 5 if mode == "done" else 10**6
+    total = int(os.environ.get("FAKE_TOTAL", "5")) if mode == "done" else 10**6
     emit(event="start", total_steps=total, trainable_params=1234, pid=os.getpid(),
          config={"sets": a.set}, start_step=first)
     print("trainer: loading model", flush=True)
@@ -119,7 +119,8 @@ def test_run_to_done_emits_every_event_in_order(qtbot, make_worker, tmp_path):
     assert (run / "trainer.log").read_text().startswith("trainer: loading model")
 
 
-def test_stop_is_graceful_and_leaves_a_checkpoint_then_resume_continues(qtbot, make_worker, tmp_path):
+def test_stop_is_graceful_and_leaves_a_checkpoint_then_resume_continues(qtbot, make_worker, tmp_path,
+                                                                      monkeypatch):
     worker = make_worker("slow")
     run = tmp_path / "r"
     with qtbot.waitSignal(worker.step_logged, timeout=15000):
@@ -132,12 +133,13 @@ def test_stop_is_graceful_and_leaves_a_checkpoint_then_resume_continues(qtbot, m
     assert worker.state == TrainState.STOPPED
 
     resumed = make_worker("done")
+    monkeypatch.setenv("FAKE_TOTAL", str(stopped.step + 3))
     first = []
     resumed.step_logged.connect(first.append)
     with qtbot.waitSignal(resumed.finished, timeout=15000):
         resumed.start(run, resume=run)
     # only the resumed run's events are emitted, starting after the checkpoint's step
-    assert stopped.step < 5 and first[0].step == stopped.step + 1
+    assert [s.step for s in first] == [stopped.step + 1, stopped.step + 2, stopped.step + 3]
     history = read_history(run)
     assert sum(type(e).__name__ == "RunStarted" for e in history) == 2
 

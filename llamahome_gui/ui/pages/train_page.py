@@ -61,14 +61,16 @@ class TrainPage(QWidget):
 
         training_keys = [k for k in ctx.state.keys("training")
                          if k.startswith("training.training.") and k not in DATASET_KEYS]
-        self.training_form = build_form(ctx.state, "training", keys=training_keys)
-        self.lora_form = build_form(ctx.state, "training", sections=["lora"])
+        self.training_form = build_form(ctx.state, "training", keys=training_keys, group_titles=False)
+        self.lora_form = build_form(ctx.state, "training", sections=["lora"], group_titles=False)
 
         setup = QWidget()
         setup_layout = QVBoxLayout(setup)
         model_box = QGroupBox("Base model")
+        model_box.setProperty("formSection", True)
         QVBoxLayout(model_box).addWidget(self.model_panel)
         data_box = QGroupBox("Dataset")
+        data_box.setProperty("formSection", True)
         QVBoxLayout(data_box).addWidget(self.dataset_panel)
         setup_layout.addWidget(model_box)
         setup_layout.addWidget(data_box, 1)
@@ -245,18 +247,31 @@ class TrainPage(QWidget):
             from llamahome_gui.core.runs import list_runs
 
             live = [r for r in list_runs(self.runs_root()) if r.status == "running"]
-        except Exception:  # a damaged runs folder must not break the page
+        except OSError as exc:  # an unreadable runs folder must not break the page
+            self.ctx.show_status(f"Cannot look for running trainings: {exc}", 8000)
             return
         if live:
             run = live[0]
             self.progress.begin(run.path)
+            self._replay(run.path, earlier_segments_only=True)
+            self.progress.begin(run.path, keep_curves=True)
             self.worker.attach(run.path, run.pid)
             self.ctx.show_status(f"Following the run still training: {run.name}", 8000)
 
-    def _replay(self, run_dir: Path) -> None:
-        from llamahome_gui.workers.run_events import Checkpointed, Evaluated, StepLogged
+    def _replay(self, run_dir: Path, *, earlier_segments_only: bool = False) -> None:
+        """Draw a run's recorded curve (all of it, or only the segments before its newest
+        start, which the worker replays itself when attaching)."""
+        from llamahome_gui.workers.run_events import (
+            Checkpointed,
+            Evaluated,
+            StepLogged,
+            last_start_index,
+        )
 
-        for event in read_history(run_dir):
+        history = read_history(run_dir)
+        if earlier_segments_only:
+            history = history[:last_start_index(history)]
+        for event in history:
             if isinstance(event, StepLogged):
                 self.progress.on_step(event)
             elif isinstance(event, Evaluated):

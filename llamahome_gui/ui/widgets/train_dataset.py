@@ -99,7 +99,10 @@ class TrainDatasetPanel(QWidget):
         self.last_check: DatasetCheck | None = None
         from llamahome_gui.ui.forms import build_form
 
-        self.form = build_form(ctx.state, "training", keys=list(DATASET_KEYS))
+        self.form = build_form(ctx.state, "training", keys=list(DATASET_KEYS), group_titles=False)
+        for group in self.form.groups.values():  # already inside the page's "Dataset" box
+            group.setProperty("formSection", False)
+            group.setStyleSheet("QGroupBox { border: none; margin: 0; padding: 0; }")
         self.status = QLabel("Checking the dataset…")
         self.status.setObjectName("train.dataset.status")
         self.status.setWordWrap(True)
@@ -140,6 +143,7 @@ class TrainDatasetPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.histogram)
+        self.histogram.hide()
         self._task = LatestTask(self)
         self._task.succeeded.connect(self._on_task_succeeded)
         self._task.errored.connect(self._on_task_errored)
@@ -207,6 +211,7 @@ class TrainDatasetPanel(QWidget):
         if self._bars is not None:
             plot.removeItem(self._bars)
             self._bars = None
+        self.histogram.setVisible(bool(lengths))
         if not lengths:
             return
         counts, edges = np.histogram(lengths, bins=min(30, max(5, len(set(lengths)))))

@@ -35,7 +35,7 @@ class TrainMemoryWidget(QWidget):
         self.bar.setMaximumHeight(18)
         self.detail = QLabel()
         self.detail.setWordWrap(True)
-        self.detail.setStyleSheet("color: palette(mid);")
+        self.detail.setProperty("muted", True)
         top = QHBoxLayout()
         top.addWidget(self.title)
         top.addStretch(1)

@@ -78,7 +78,7 @@ class TrainModelPanel(QWidget):
         self.info.setObjectName("train.model.info")
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.info.setStyleSheet("color: palette(mid);")
+        self.info.setProperty("muted", True)
         row = QHBoxLayout()
         row.addWidget(self.combo, 1)
         row.addWidget(self.browse)
@@ -103,7 +103,7 @@ class TrainModelPanel(QWidget):
 
         self.combo.blockSignals(True)
         self.combo.clear()
-        self.combo.addItem(f"{STARTER_NAME} (bundled starter model)", "")
+        self.combo.addItem(f"{STARTER_NAME} (starter)", "")
         starter = starter_dir()
         for folder in model_folders(paths.models_dir()):
             if folder != starter:

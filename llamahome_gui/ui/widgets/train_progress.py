@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -86,7 +87,7 @@ class TrainProgressPanel(QWidget):
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.run_label = QLabel()
         self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.run_label.setStyleSheet("color: palette(mid);")
+        self.run_label.setProperty("muted", True)
         self.progress = QProgressBar()
         self.progress.setObjectName("train.progress")
         self.progress.setTextVisible(True)
@@ -100,7 +101,7 @@ class TrainProgressPanel(QWidget):
                                             ("eval", "Eval loss"), ("elapsed", "Elapsed"),
                                             ("eta", "Remaining"), ("tps", "Tokens / s"))):
             head = QLabel(title)
-            head.setStyleSheet("color: palette(mid);")
+            head.setProperty("muted", True)
             value = QLabel("–")
             value.setObjectName(f"train.stat.{key}")
             big = QFont(self.font())
@@ -134,11 +135,24 @@ class TrainProgressPanel(QWidget):
         self.log.setMaximumBlockCount(LOG_LINES)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setPlaceholderText("The trainer's output appears here.")
+        self.empty_label = QLabel(
+            "<p style='font-size:13pt'>No run yet</p>"
+            "<p>Live curves appear here once training starts: training and evaluation loss, "
+            "the learning rate with checkpoint markers, and CPU / RAM / GPU load on the same "
+            "time axis.</p>")
+        self.empty_label.setProperty("muted", True)
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setMargin(40)
+        self.plot_stack = QStackedWidget()
+        self.plot_stack.addWidget(self.empty_label)
+        self.plot_stack.addWidget(self.plot)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.plot)
+        split.addWidget(self.plot_stack)
         split.addWidget(self.log)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
+        split.setSizes([520, 140])
 
         head = QHBoxLayout()
         head.addWidget(self.state_label)
@@ -167,6 +181,7 @@ class TrainProgressPanel(QWidget):
         self._run_dir = str(run_dir)
         self.run_label.setText(f"Run: {Path(run_dir).name}")
         self.result_box.hide()
+        self.plot_stack.setCurrentWidget(self.plot)
         self.message_label.setText("Loading the model and the data…")
         if not keep_curves:
             self.plot.clear()
