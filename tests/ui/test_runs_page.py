@@ -1,0 +1,153 @@
+"""The Runs page over real run folders (written with the engine's own event log and config
+snapshot): table, sorting, one run's curves and config, two runs overlaid with a config
+diff, which runs can be resumed, and delete (asks first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QMessageBox
+
+from llamahome_gui.app import build_main_window
+from llamahome_gui.config.schema import COMPONENTS
+from llamahome_gui.core.runs import RUN_COMPONENTS, write_run_config
+from llamahome_gui.core.train.events import EventLog
+
+
+def make_run(root: Path, name: str, *, status: str, losses: list[float], lr: float = 2e-4,
+             dataset: str = "data.jsonl") -> Path:
+    run = root / name
+    configs = {c: COMPONENTS[c]() for c in RUN_COMPONENTS}
+    configs["training"].training.learning_rate = lr
+    configs["training"].training.dataset_path = dataset
+    write_run_config(run, configs)
+    log = EventLog(run, tensorboard=False)
+    total = 10
+    log.emit("start", pid=None, total_steps=total, start_step=0, resumed_from=0,
+             trainable_params=1000, config={"model": "tiny-llama", "dataset": dataset})
+    for step, loss in enumerate(losses, 1):
+        log.emit("step", step=step, max_steps=total, epoch=step / total, loss=loss, lr=lr,
+                 grad_norm=1.0, tokens_per_s=100.0, elapsed_s=step * 1.0, eta_s=1.0)
+        if step == 2:
+            log.emit("eval", step=step, eval_loss=loss + 0.1)
+            ckpt = run / "checkpoints" / "step-000002"
+            ckpt.mkdir(parents=True)
+            (ckpt / "trainer_state.json").write_text("{}")
+            log.emit("checkpoint", step=step, path=str(ckpt))
+    last = len(losses)
+    if status == "done":
+        log.emit("done", step=last, adapter=str(run / "adapter"), final_loss=losses[-1],
+                 duration_s=12.0)
+    elif status == "stopped":
+        log.emit("stopped", step=last, checkpoint=str(run / "checkpoints" / "step-000002"))
+    else:
+        log.emit("error", step=last, message="data.jsonl:3: invalid JSON", hint="fix line 3")
+    log.close()
+    return run
+
+
+@pytest.fixture
+def runs_window(qtbot, config_dir, tmp_path):
+    root = tmp_path / "runs"
+    runs = {
+        "a": make_run(root, "20260101-100000-a", status="done", losses=[3.0, 2.0, 1.5, 1.2]),
+        "b": make_run(root, "20260101-110000-b", status="stopped", losses=[3.0, 2.5, 2.2],
+                      lr=1e-4),
+        "c": make_run(root, "20260101-120000-c", status="failed", losses=[3.0]),
+    }
+    window = build_main_window(config_dir)
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    window.ctx.state.set_value("training.training.output_dir", str(root))
+    window.ctx.state.save()
+    page = window.ctx.page("runs")
+    page.refresh()
+    return page, runs
+
+
+def column(page, col: int) -> list[str]:
+    return [page.table.item(r, col).text() for r in range(page.table.rowCount())]
+
+
+def select(page, *names: str) -> None:
+    page.table.clearSelection()
+    for row in range(page.table.rowCount()):
+        if page.table.item(row, 7).text() in names:
+            page.table.selectionModel().select(
+                page.table.model().index(row, 0),
+                page.table.selectionModel().SelectionFlag.Select
+                | page.table.selectionModel().SelectionFlag.Rows)
+
+
+def test_table_shows_every_run_and_sorts(qtbot, runs_window):
+    page, _ = runs_window
+    assert sorted(column(page, 0)) == ["done", "failed", "stopped"]
+    row = column(page, 7).index("20260101-100000-a")
+    assert [page.table.item(row, c).text() for c in (0, 2, 3, 4, 5, 6)] == \
+        ["done", "tiny-llama", "data.jsonl", "4 / 10", "1.2000", "0:12"]
+    header = page.table.horizontalHeader()
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=_section_centre(header, 4))
+    steps = column(page, 4)
+    assert steps in (["1 / 10", "3 / 10", "4 / 10"], ["4 / 10", "3 / 10", "1 / 10"])
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=_section_centre(header, 4))
+    assert column(page, 4) == steps[::-1]
+    page.table.sortByColumn(5, Qt.SortOrder.AscendingOrder)
+    assert column(page, 7)[0] == "20260101-100000-a"  # lowest final loss first
+
+
+def _section_centre(header, index: int):
+    from PyQt6.QtCore import QPoint
+
+    return QPoint(header.sectionViewportPosition(index) + header.sectionSize(index) // 2,
+                  header.height() // 2)
+
+
+def test_one_run_shows_its_curves_and_config(qtbot, runs_window):
+    page, runs = runs_window
+    select(page, "20260101-100000-a")
+    plot = page.details.plot
+    track = plot.track("run")
+    assert list(track.loss.data()[1]) == [3.0, 2.0, 1.5, 1.2]
+    assert list(track.loss.data()[0]) == [1, 2, 3, 4]  # by step
+    assert track.eval_loss.n == 1 and track.checkpoints == [2]
+    assert "learning_rate = 0.0002" in page.details.config_text.toPlainText()
+    assert "done" in page.details.summary.text()
+    assert not page.resume_button.isEnabled() and page.open_button.isEnabled()
+
+
+def test_two_runs_overlay_and_diff_their_configs(qtbot, runs_window):
+    page, _ = runs_window
+    select(page, "20260101-100000-a", "20260101-110000-b")
+    assert len(page.details.plot.tracks()) == 2
+    table = page.details.diff_table
+    rows = {table.item(r, 0).text(): (table.item(r, 1).text(), table.item(r, 2).text())
+            for r in range(table.rowCount())}
+    assert set(rows) == {"training.training.learning_rate"}
+    assert sorted(rows["training.training.learning_rate"]) == ["0.0001", "0.0002"]
+    assert "Comparing" in page.details.summary.text()
+    assert not page.resume_button.isEnabled()
+
+
+def test_resume_only_for_stopped_or_failed_runs_with_a_checkpoint(qtbot, runs_window):
+    page, _ = runs_window
+    select(page, "20260101-110000-b")
+    assert page.resume_button.isEnabled()
+    select(page, "20260101-120000-c")
+    assert "invalid JSON" in page.details.summary.text()
+    assert not page.resume_button.isEnabled()  # failed before its first checkpoint
+
+
+def test_delete_asks_first(qtbot, runs_window, monkeypatch):
+    page, runs = runs_window
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or answers.pop(0))
+    select(page, "20260101-120000-c")
+    qtbot.mouseClick(page.delete_button, Qt.MouseButton.LeftButton)
+    assert runs["c"].is_dir() and page.table.rowCount() == 3
+    qtbot.mouseClick(page.delete_button, Qt.MouseButton.LeftButton)
+    assert not runs["c"].exists() and page.table.rowCount() == 2
+    assert "20260101-120000-c" in asked[0] and len(asked) == 2
