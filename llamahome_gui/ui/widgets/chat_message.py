@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QFontDatabase, QGuiApplication
@@ -18,6 +19,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QSizePolicy,
+    QTextBrowser,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -111,6 +113,49 @@ class ChatCodeBlockWidget(QFrame):
         self.copied.emit(self.text())
 
 
+class ChatTextWidget(QTextBrowser):
+    """Prose of a message: Markdown (or plain text), selectable, exactly as tall as its text.
+
+    A word-wrapped QLabel guesses its height from an arbitrary width, which leaves gaps in a
+    long transcript; this widget lays its document out at its real width instead.
+    """
+
+    def __init__(self, markdown: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatText")
+        self._markdown = markdown
+        self._source = ""
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setOpenExternalLinks(True)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.document().setDocumentMargin(0)
+        self.viewport().setAutoFillBackground(False)
+        self.setStyleSheet("background: transparent;")
+
+    def text(self) -> str:
+        return self._source
+
+    def setText(self, text: str) -> None:  # noqa: N802 - the QLabel-like name callers use
+        self._source = text
+        if self._markdown:
+            self.setMarkdown(text)
+        else:
+            self.setPlainText(text)
+        self._fit_height()
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        self.document().setTextWidth(self.viewport().width())
+        height = int(self.document().size().height()) + 2
+        if height != self.height():
+            self.setFixedHeight(height)
+
+
 class ChatMessageWidget(QFrame):
     """A user question or an assistant answer, with a header and an optional stats line."""
 
@@ -187,22 +232,13 @@ class ChatMessageWidget(QFrame):
     def _make_part(self, segment: Segment) -> QWidget:
         if segment.kind == "code":
             return ChatCodeBlockWidget()
-        label = QLabel()
-        label.setObjectName("chatText")
-        label.setWordWrap(True)
-        label.setTextFormat(Qt.TextFormat.MarkdownText if self.role == "assistant"
-                            else Qt.TextFormat.PlainText)
-        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
-                                      | Qt.TextInteractionFlag.LinksAccessibleByMouse)
-        label.setOpenExternalLinks(True)
-        label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-        return label
+        return ChatTextWidget(markdown=self.role == "assistant")
 
     @staticmethod
     def _fill(widget: QWidget, segment: Segment) -> None:
         if isinstance(widget, ChatCodeBlockWidget):
             widget.set_code(segment.text, segment.language)
-        elif isinstance(widget, QLabel) and widget.text() != segment.text:
+        elif isinstance(widget, ChatTextWidget) and widget.text() != segment.text:
             widget.setText(segment.text)
 
 

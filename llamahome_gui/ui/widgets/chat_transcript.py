@@ -25,7 +25,7 @@ def chat_style(c: dict[str, str]) -> str:
         border-left: 3px solid {c['accent']}; border-radius: 0; }}
     QLabel#chatHeader {{ color: {c['muted']}; font-weight: 600; }}
     QLabel#chatFooter {{ color: {c['muted']}; font-size: 11px; }}
-    QLabel#chatText {{ color: {c['text']}; background: transparent; }}
+    QTextBrowser#chatText {{ color: {c['text']}; background: transparent; }}
     QFrame#chatCode {{ background: {c['window']}; border: 1px solid {c['border']};
         border-radius: 8px; }}
     QFrame#chatCode QPlainTextEdit {{ background: transparent; color: {c['text']}; }}
