@@ -111,7 +111,7 @@ def _rows(cfg: ConfigManager, key: str | None) -> list[dict[str, Any]]:
     for component in components:
         model = cfg.load(component).model_dump(mode="json")
         env = cfg.env_sources(component)
-        doc = cfg.read_document(component).unwrap()
+        doc = cfg.read_document(component).unwrap() if cfg.path(component).exists() else {}
         for rel in leaves(cfg.model_class(component)):
             key_path = f"{component}.{rel}"
             if key and key_path != key and not key_path.startswith(key + "."):

@@ -199,8 +199,9 @@ class ConfigManager:
         component, rel = key_path.split(".", 1)
         if key_path in self.env_overrides(component):
             return "environment"
-        found = get_value(self.read_document(component).unwrap(), rel.split("."), _MISSING)
-        return "default" if found is _MISSING else "file"
+        state = self._state(component)
+        found = get_value(state.data(), rel.split("."), _MISSING)
+        return "default" if found is _MISSING or not state.source.exists else "file"
 
     # -- writing --------------------------------------------------------------------------
     def plan(self, component: str, values: Mapping[str, Any]) -> tuple[FileState, str, list[str]]:

@@ -91,6 +91,7 @@ def test_locate_reports_line_and_column_for_every_layout() -> None:
 def test_missing_file_falls_back_to_defaults_and_is_created_on_edit(tmp_path: Path) -> None:
     cfg = ConfigManager(tmp_path)
     assert cfg.load("training") == COMPONENTS["training"]()
+    assert cfg.source("training.lora.r") == "default"
     checked = cfg.check("training")
     assert "file not found; schema defaults are used" in str(checked.warnings[0])
     assert cfg.update("training", {"lora.r": 8}) == ["training.lora.r"]
