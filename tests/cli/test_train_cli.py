@@ -149,3 +149,20 @@ def test_estimate_prints_the_memory_table_and_refuses_a_run_that_cannot_fit(
     err = capsys.readouterr().err
     assert "Verdict: won't fit" in err and "--force" in err
     assert not (tmp_path / "run").exists()  # nothing started
+
+
+def test_gui_flow_snapshot_then_run_dir(tiny_model_dir, tmp_path, capsys):
+    """The window writes run.toml into a new run folder, then starts `train --run-dir`."""
+    from llamahome_gui.config.schema import COMPONENTS
+    from llamahome_gui.core.runs import RUN_COMPONENTS, new_run_dir, run_info, write_run_config
+
+    configs = {name: COMPONENTS[name]() for name in RUN_COMPONENTS}
+    configs["model"].model.path = str(tiny_model_dir)
+    configs["training"].training.dataset_path = str(write_alpaca(tmp_path / "d.json"))
+    configs["training"].training.max_steps = 2
+    run_dir = new_run_dir(tmp_path / "runs", "gui")
+    write_run_config(run_dir, configs)
+    assert main(["train", "--run-dir", str(run_dir)]) == 0
+    info = run_info(run_dir)
+    assert info.status == "done" and info.steps == 2 and info.adapter == run_dir / "adapter"
+    assert read_run_config(run_dir) == configs

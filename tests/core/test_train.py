@@ -201,3 +201,14 @@ def test_out_of_memory_message_has_figures_and_concrete_changes():
     for tip in ("per_device_train_batch_size=2", "max_seq_length=256",
                 "gradient_checkpointing=true", "training.lora.r=8"):
         assert tip in err.hint
+
+
+def test_gradient_checkpointing_gives_the_same_losses(tiny_model_dir, tmp_path):
+    data = write_alpaca(tmp_path / "d.json")
+    losses = []
+    for flag in (False, True):
+        configs = make_configs(tiny_model_dir, data, max_steps=3, gradient_checkpointing=flag)
+        configs["training"].lora.lora_dropout = 0.0
+        run_training(tmp_path / f"run-{flag}", configs)
+        losses.append([e["loss"] for e in steps(tmp_path / f"run-{flag}")])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)

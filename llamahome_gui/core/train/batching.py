@@ -93,6 +93,17 @@ def epoch_batches(rows: list[Row], batch_size: int, seed: int, epoch: int,
     return batches
 
 
+def rank_batches(batches: list[list[Row]], rank: int, world: int) -> list[list[Row]]:
+    """This rank's share of an epoch's batches; every rank gets the same number (the few
+    left over are dropped, too few are repeated) so collective calls stay in step."""
+    if world <= 1:
+        return batches
+    per_rank = max(1, len(batches) // world)
+    if len(batches) < world:
+        batches = (batches * world)[:world]
+    return batches[rank::world][:per_rank]
+
+
 def collate(batch: list[Row], pad_id: int) -> dict[str, Any]:
     """Tensors for one batch: input_ids, position_ids, targets (all [rows, longest row])."""
     import torch

@@ -28,7 +28,7 @@ import torch
 from llamahome_gui.core.runs.folders import ADAPTER_DIR
 from llamahome_gui.core.runs.history import latest_checkpoint
 from llamahome_gui.core.train import distributed as dd
-from llamahome_gui.core.train.batching import IGNORE, Row, collate, epoch_batches
+from llamahome_gui.core.train.batching import IGNORE, Row, collate, epoch_batches, rank_batches
 from llamahome_gui.core.train.checkpoint import load_checkpoint, save_checkpoint
 from llamahome_gui.core.train.errors import TrainingError, is_out_of_memory, out_of_memory_error
 from llamahome_gui.core.train.events import EventLog
@@ -74,12 +74,7 @@ class TrainResult:
 
 def _batches_for_rank(rows: list[Row], bs: int, seed: int, epoch: int, grouped: bool,
                       dist: dd.Dist) -> list[list[Row]]:
-    batches = epoch_batches(rows, bs, seed, epoch, grouped)
-    if not dist.active:
-        return batches
-    per_rank = max(1, len(batches) // dist.world)
-    batches = (batches * dist.world)[: per_rank * dist.world] if len(batches) < dist.world else batches
-    return batches[dist.rank::dist.world][:per_rank]
+    return rank_batches(epoch_batches(rows, bs, seed, epoch, grouped), dist.rank, dist.world)
 
 
 class LoraTrainer:
@@ -128,7 +123,12 @@ class LoraTrainer:
         system_prompt = self.cfg["inference"].chat.system_prompt if "inference" in self.cfg else None
         data = prepare_data(self.training, records, self.tokenizer, system_prompt)
         if self.training.gradient_checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x
+            if enable is not None:
+                enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                model.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False})
         self.model = apply_lora(model, self.lora)
         self.amp = autocast_dtype(self.training, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == torch.float16 else None
