@@ -76,36 +76,77 @@ def _split_answer(answer: str, markers: list[str], eos: str | None) -> list[Segm
     return [Segment(answer + (eos or ""), True)]
 
 
-def conversation_segments(conversation: Conversation, tokenizer: Any,
-                          system_prompt: str | None = None) -> list[Segment]:
-    """The conversation's text as alternating untrained (prompt) and trained (answer) parts."""
+def _check_template(tokenizer: Any) -> None:
     if not getattr(tokenizer, "chat_template", None):
         raise TemplateError("the model's tokenizer has no chat template, so instruction and chat "
                             "records cannot be rendered; use a chat/instruct model or text data")
-    messages = with_system_prompt(conversation, system_prompt)
+
+
+def _render_many(tokenizer: Any, conversations: list[Conversation],
+                 generation_prompt: bool) -> list[str]:
+    """One batched template call: far cheaper than one call per conversation."""
+    if not conversations:
+        return []
+    return list(tokenizer.apply_chat_template(conversations, tokenize=False,
+                                              add_generation_prompt=generation_prompt))
+
+
+def _last_turn_only(messages: Conversation, tokenizer: Any, markers: list[str],
+                    eos: str | None) -> list[Segment]:
+    """For templates that rewrite earlier turns (e.g. drop past reasoning): train only the
+    last answer, with everything before it as prompt."""
+    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    prompt = _render(tokenizer, messages[:last], True)
+    full = _render(tokenizer, messages[:last + 1], False)
+    if not full.startswith(prompt):
+        raise TemplateError("the chat template renders the prompt differently from the "
+                            "conversation, so answers cannot be located")
+    return [Segment(prompt, False), *_split_answer(full[len(prompt):], markers, eos)]
+
+
+def segments_batch(conversations: Sequence[Conversation], tokenizer: Any,
+                   system_prompt: str | None = None) -> list[list[Segment]]:
+    """Each conversation's text as alternating untrained (prompt) and trained (answer) parts.
+
+    The prompt before assistant turn i is ``apply_chat_template(messages[:i],
+    add_generation_prompt=True)``; the answer is what ``messages[:i + 1]`` adds to it.
+    """
+    _check_template(tokenizer)
     markers = _end_markers(tokenizer)
     eos = getattr(tokenizer, "eos_token", None)
-    segments: list[Segment] = []
-    done = ""
-    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-    for i, message in enumerate(messages[:last + 1]):
-        if message["role"] != "assistant":
+    all_messages = [with_system_prompt(c, system_prompt) for c in conversations]
+    owners: list[int] = []
+    prefixes: list[Conversation] = []
+    wholes: list[Conversation] = []
+    for k, messages in enumerate(all_messages):
+        for i, message in enumerate(messages):
+            if message["role"] == "assistant" and i > 0:
+                owners.append(k)
+                prefixes.append(messages[:i])
+                wholes.append(messages[:i + 1])
+    prompts = _render_many(tokenizer, prefixes, True)
+    fulls = _render_many(tokenizer, wholes, False)
+    out: list[list[Segment]] = [[] for _ in all_messages]
+    done = [""] * len(all_messages)
+    rewritten: set[int] = set()
+    for k, prompt, full in zip(owners, prompts, fulls, strict=True):
+        if k in rewritten:
             continue
-        prompt = _render(tokenizer, messages[:i], True)
-        full = _render(tokenizer, messages[:i + 1], False)
-        if not prompt.startswith(done) or not full.startswith(prompt):
-            # The template rewrites earlier turns (e.g. drops past reasoning): train only the
-            # last answer, with everything before it as prompt.
-            prompt = _render(tokenizer, messages[:last], True)
-            full = _render(tokenizer, messages[:last + 1], False)
-            if not full.startswith(prompt):
-                raise TemplateError("the chat template renders the prompt differently from the "
-                                    "conversation, so answers cannot be located")
-            return [Segment(prompt, False), *_split_answer(full[len(prompt):], markers, eos)]
-        segments.append(Segment(prompt[len(done):], False))
-        segments.extend(_split_answer(full[len(prompt):], markers, eos))
-        done = full
-    return [s for s in segments if s.text]
+        if not prompt.startswith(done[k]) or not full.startswith(prompt):
+            rewritten.add(k)
+            continue
+        out[k].append(Segment(prompt[len(done[k]):], False))
+        out[k].extend(_split_answer(full[len(prompt):], markers, eos))
+        done[k] = full
+    for k in rewritten:
+        out[k] = _last_turn_only(all_messages[k], tokenizer, markers, eos)
+    return [[s for s in segments if s.text] for segments in out]
+
+
+def conversation_segments(conversation: Conversation, tokenizer: Any,
+                          system_prompt: str | None = None) -> list[Segment]:
+    """One conversation's prompt and answer parts (see ``segments_batch``)."""
+    return segments_batch([conversation], tokenizer, system_prompt)[0]
 
 
 def _text_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
@@ -125,28 +166,29 @@ def render_examples(records: Sequence[Record], tokenizer: Any, max_seq_length: i
     Text records (plain strings) count every token and end with the eos token. Examples
     longer than ``max_seq_length`` are cut at the end and marked ``truncated``.
     """
-    plan: list[list[Segment] | int] = []
-    pieces: list[str] = []
+    plan: list[int] = []  # >= 0: index into texts; < 0: -(index into conversations) - 1
     texts: list[str] = []
+    conversations: list[Conversation] = []
     for record in records:
         if isinstance(record, str):
             plan.append(len(texts))
             texts.append(record)
         else:
-            segments = conversation_segments(record, tokenizer, system_prompt)
-            plan.append(segments)
-            pieces.extend(s.text for s in segments)
+            plan.append(-len(conversations) - 1)
+            conversations.append(record)
+    segmented = segments_batch(conversations, tokenizer, system_prompt) if conversations else []
+    pieces = [s.text for segments in segmented for s in segments]
     piece_ids = tokenizer(pieces, add_special_tokens=False)["input_ids"] if pieces else []
     text_ids = _text_ids(tokenizer, texts)
     examples: list[Example] = []
     cursor = 0
     for entry in plan:
-        if isinstance(entry, int):
+        if entry >= 0:
             ids = text_ids[entry]
             labels = list(ids)
         else:
             ids, labels = [], []
-            for segment in entry:
+            for segment in segmented[-entry - 1]:
                 chunk = piece_ids[cursor]
                 cursor += 1
                 ids.extend(chunk)
