@@ -150,3 +150,14 @@ def test_bundled_sample_dataset_is_varied_alpaca():
     assert len(set(prompts)) == len(prompts)
     assert any("\n\n" in p for p in prompts), "some records use the input field"
     assert sum("LlamaHome Assistant" in r[-1]["content"] for r in ds.records) >= 5
+
+
+def test_container_is_sniffed_from_the_content(tmp_path):
+    array_in_jsonl = tmp_path / "a.jsonl"
+    array_in_jsonl.write_text(json.dumps([{"instruction": "q", "output": "a"}], indent=2))
+    assert len(load_dataset(array_in_jsonl)) == 1
+    lines_in_json = write_jsonl(tmp_path / "b.json", [{"text": "x"}, {"text": "y"}])
+    assert load_dataset(lines_in_json).records == ["x", "y"]
+    pretty_object = tmp_path / "c.json"
+    pretty_object.write_text(json.dumps({"instruction": "q", "output": "a"}, indent=2))
+    assert load_dataset(pretty_object).format == "alpaca"

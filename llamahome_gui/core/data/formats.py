@@ -59,16 +59,7 @@ def read_items(path: Path) -> tuple[list[RawItem], str, list[Problem]]:
     stripped = text.lstrip()
     if not stripped:
         return [], "jsonl", [Problem(name, "the file is empty")]
-    if path.suffix.lower() == ".jsonl" or stripped[0] == "{":
-        items = list(_jsonl_items(text))
-        if path.suffix.lower() != ".jsonl" and len(items) == 1 and items[0].error:
-            # A single JSON object spread over several lines is still JSON.
-            try:
-                return [RawItem(json.loads(text), line=1)], "json", []
-            except json.JSONDecodeError:
-                pass
-        return items, "jsonl", []
-    if stripped[0] == "[" or path.suffix.lower() == ".json":
+    if stripped[0] == "[" or (path.suffix.lower() == ".json" and stripped[0] != "{"):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -78,6 +69,15 @@ def read_items(path: Path) -> tuple[list[RawItem], str, list[Problem]]:
             return [], "json", [Problem(name, "expected a JSON array of records "
                                               f"([{{...}}, {{...}}]), found a {_kind(data)}")]
         return [RawItem(v, record=i) for i, v in enumerate(data, 1)], "json", []
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson") or stripped[0] == "{":
+        items = list(_jsonl_items(text))
+        if path.suffix.lower() != ".jsonl" and any(item.error for item in items):
+            # A single JSON object spread over several lines is still JSON.
+            try:
+                return [RawItem(json.loads(text), line=1)], "json", []
+            except json.JSONDecodeError:
+                pass
+        return items, "jsonl", []
     return _text_items(text), "txt", []
 
 
