@@ -78,7 +78,7 @@ def build_main_window(config_dir: Path | None = None, *, appearance: str | None 
     if theme is None:
         theme = ThemeManager(app, mode)
         app._llamahome_theme = theme  # one per application, shared by every window
-    else:
+    elif theme.mode != mode:
         theme.set_mode(mode)
     app.setWindowIcon(app_icon())
 
