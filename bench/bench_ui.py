@@ -92,10 +92,17 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     stats: dict[str, Any] = {"steps": 0, "tokens": 0, "samples": 0, "answers": 0,
                              "switches": 0, "trainer_started": False, "chat_streaming": False}
     gaps: list[float] = []
-    state = {"last": None, "measuring": False, "done": False, "t_measure": 0.0, "page": 0}
+    state = {"last": None, "measuring": False, "done": False, "t_measure": 0.0, "page": 0,
+             "tag": ""}
+
+    stalls: dict[str, list[float]] = {}  # what happened last before a beat came > 16 ms late
+
+    def tag(name: str) -> None:
+        state["tag"] = name
 
     def on_step(_e: Any) -> None:
         stats["steps"] += state["measuring"]
+        tag("train step event")
 
     def on_started(_e: Any) -> None:
         stats["trainer_started"] = True
@@ -103,12 +110,15 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     def on_token(_e: Any) -> None:
         stats["chat_streaming"] = True
         stats["tokens"] += state["measuring"]
+        tag("chat token")
 
     def on_sample(_s: Any) -> None:
         stats["samples"] += state["measuring"]
+        tag("monitor sample")
 
     def on_answer(_e: Any) -> None:
         stats["answers"] += state["measuring"]
+        tag("chat answer done")
 
     train.worker.started.connect(on_started)
     train.worker.step_logged.connect(on_step)
@@ -119,8 +129,12 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     def beat() -> None:
         now = time.perf_counter()
         if state["measuring"] and state["last"] is not None:
-            gaps.append(max(0.0, (now - state["last"]) * 1e3 - BEAT_MS))
+            late = max(0.0, (now - state["last"]) * 1e3 - BEAT_MS)
+            gaps.append(late)
+            if late > 16:
+                stalls.setdefault(state["tag"], []).append(late)
         state["last"] = now
+        state["tag"] = "other (no event seen)"
         ready = stats["trainer_started"] and stats["chat_streaming"]
         if not state["measuring"] and (ready or now - t_begin > 300):
             state["measuring"], state["t_measure"] = True, now
@@ -136,6 +150,7 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     def switch_page() -> None:
         state["page"] = (state["page"] + 1) % len(PAGES)
         ctx.navigate(PAGES[state["page"]])
+        tag(f"switch to {PAGES[state['page']]} page")
         stats["switches"] += state["measuring"]
 
     heartbeat = QTimer()
@@ -184,6 +199,8 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
         "ui_activity": {"seconds": measure_s, "beats": len(gaps),
                         "waited_for_start_s": round(waited, 1), **stats,
                         "run_dir": str(run_dir)},
+        "ui_stalls_over_16ms": {k: {"count": len(v), "max_ms": round(max(v), 1)}
+                                for k, v in sorted(stalls.items(), key=lambda kv: -len(kv[1]))},
     }
 
 

@@ -51,7 +51,7 @@ def _qt_bench(script: str, quick: bool) -> dict[str, Any]:
         proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=1800)
         for line in proc.stdout.splitlines():
-            if line.startswith("  "):
+            if line.startswith("  ") and line[2:3].isalpha():  # progress, not the JSON
                 print(line, flush=True)
         if not out.is_file():
             raise RuntimeError(f"{script} exited with code {proc.returncode}:\n"
