@@ -249,7 +249,7 @@ class ConfigState(QObject):
             changes = {k: comp.current[k] for k, v in comp.current.items()
                        if v != comp.saved.get(k)}
             changed = list(self.config.update(name, changes))
-            self._load(name, keep_current=True)
+            self._load(name)  # fresh saved values (others' edits to other keys included)
             result[name] = changed
             self.saved.emit(name, changed)
         self._emit_dirty(names)
@@ -286,7 +286,7 @@ class ConfigState(QObject):
         else:
             self._emit_any_dirty()
 
-    def _load(self, name: str, *, keep_current: bool = False) -> None:
+    def _load(self, name: str) -> None:
         comp = self._components[name]
         comp.model = self.config.model_class(name)
         comp.fields = leaf_fields(comp.model, HIDDEN_KEYS)
@@ -312,15 +312,12 @@ class ConfigState(QObject):
                 pass
         comp.saved = {k: saved.get(k, comp.defaults[k]) for k in comp.defaults}
         old_current = comp.current
-        if keep_current:
-            comp.current = {k: old_current.get(k, v) for k, v in comp.saved.items()}
-        else:
-            comp.current = dict(comp.saved)
+        comp.current = dict(comp.saved)
         self._validate(comp)
         if self._watcher is not None and path.exists() and str(path) not in self._watcher.files():
             self._watcher.addPath(str(path))
         for key, value in comp.current.items():
-            if not keep_current or old_current.get(key, _MISSING) != value:
+            if old_current.get(key, _MISSING) != value:
                 self.value_changed.emit(f"{name}.{key}", value)
         self.reloaded.emit(name)
 

@@ -101,14 +101,16 @@ def test_diff_preview_shows_the_lines_save_will_change(qtbot, window):
                and not ln.startswith(("+++", "---"))) == 2
 
 
-def test_env_override_is_read_only_with_a_badge(qtbot, monkeypatch, config_dir):
-    monkeypatch.setenv("LLAMAHOME__RESOURCE__GPU__MEMORY_FRACTION", "0.5")
+@pytest.mark.parametrize("var", ["LLAMAHOME__RESOURCE__GPU__MEMORY_FRACTION",
+                                 "LLAMAHOME_GPU_MEMORY_FRACTION"])
+def test_env_override_is_read_only_with_a_badge(qtbot, monkeypatch, config_dir, var):
+    monkeypatch.setenv(var, "0.5")
     win = open_window(config_dir)
     row = win.ctx.page("configs").forms["resource"].rows["resource.gpu.memory_fraction"]
     assert row.editor.value() == 0.5
     assert row.editor.isReadOnly()
     assert not row.badge.isHidden()
-    assert "LLAMAHOME__RESOURCE__GPU__MEMORY_FRACTION" in row.badge.text()
+    assert var in row.badge.text()
     with pytest.raises(ConfigStateError, match="environment"):
         win.ctx.state.set_value("resource.gpu.memory_fraction", 0.3)
     path = config_dir / "resource_config.toml"
@@ -143,6 +145,22 @@ def test_external_change_never_overwrites_unsaved_edits_silently(qtbot, window, 
     page.findChild(QPushButton, "config.banner.reload").click()
     assert window.findChild(QSpinBox, "training.lora.r").value() == 8
     assert page.banner.isHidden() and not window.ctx.state.is_dirty()
+
+
+def test_keep_my_edits_then_save_merges_with_the_edit_on_disk(qtbot, window, config_dir):
+    page = window.ctx.page("configs")
+    path = config_dir / "training_config.toml"
+    window.findChild(QSpinBox, "training.lora.r").setValue(40)
+    path.write_text(path.read_text(encoding="utf-8").replace("seed = 42", "seed = 7"),
+                    encoding="utf-8")
+    qtbot.waitUntil(lambda: not page.banner.isHidden(), timeout=5000)
+    page.findChild(QPushButton, "config.banner.keep").click()
+    assert window.save_all()
+    text = path.read_text(encoding="utf-8")
+    assert "r = 40" in text and "seed = 7" in text          # both edits survive
+    assert window.ctx.state.value("training.training.seed") == 7
+    assert window.findChild(QDoubleSpinBox, "training.training.seed").value() == 7
+    assert not window.ctx.state.is_dirty()
 
 
 def test_undo_redo_reset_and_revert(qtbot, window):

@@ -37,6 +37,28 @@ from llamahome_gui.ui.forms import ConfigForm, build_form
 from llamahome_gui.ui.state_support import humanize
 
 
+def compact_diff(text: str, context: int = 1) -> str:
+    """A unified diff with at most ``context`` unchanged lines around each change, so the
+    changed lines (and the comment above them) fit the small panel."""
+    lines = text.splitlines()
+    changed = [i for i, ln in enumerate(lines)
+               if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    keep = set()
+    for i in changed:
+        keep.update(range(i - context, i + context + 1))
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith(("+++", "---", "#")) or i in keep:
+            out.append(line)
+        elif line.startswith("@@"):
+            continue
+        elif out and out[-1] != "\u22ee" and not out[-1].startswith(("+++", "#")):
+            out.append("\u22ee")
+    while out and out[-1] == "\u22ee":
+        out.pop()
+    return "\n".join(out)
+
+
 class DiffHighlighter(QSyntaxHighlighter):
     """Added lines green, removed lines red, hunk headers muted."""
 
@@ -56,7 +78,7 @@ class DiffHighlighter(QSyntaxHighlighter):
         self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt API
-        if text.startswith(("+++", "---", "@@", "#")):
+        if text.startswith(("+++", "---", "@@", "#", "\u22ee")):
             self.setFormat(0, len(text), self._formats["@"])
         elif text[:1] in ("+", "-"):
             self.setFormat(0, len(text), self._formats[text[0]])
@@ -299,7 +321,7 @@ class ConfigsPage(QWidget):
     def _refresh_diff(self) -> None:
         dirty = self.state.dirty_keys()
         self.diff_panel.setVisible(bool(dirty) and self._diff_wanted)
-        text = self.state.preview() if dirty else ""
+        text = compact_diff(self.state.preview()) if dirty else ""
         if self.diff_view.toPlainText() != text:
             self.diff_view.setPlainText(text)
         files = {k.split(".", 1)[0] for k in dirty}
