@@ -6,6 +6,12 @@ shared edit state that the Configs page and every embedded form bind to), moves 
 pages and talks to the user without knowing the window's layout. Pages may hang shared
 services on it as plain attributes (``ctx.monitor_sampler = ...``); check with
 ``getattr(ctx, name, None)`` before using one another page provides.
+
+Window hooks a page may use: ``ctx.window.page_changed(str)`` (the page shown),
+``ctx.window.add_close_guard(fn)`` (``fn() -> bool``; False keeps the window open),
+``ctx.window.close_accepted`` (stop workers), ``ctx.window.add_menu_action(menu, action)``,
+``ctx.window.action("config.save")``; ``ctx.theme`` (``.colors()``, ``.icon(name)``,
+``changed(dark: bool)``) for custom drawing that follows light/dark.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ sessions: geometry, window state, last page and appearance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PyQt6.QtCore import QByteArray, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
 from PyQt6.QtWidgets import (
@@ -32,6 +34,7 @@ class MainWindow(QMainWindow):
     """The application's one window."""
 
     page_changed = pyqtSignal(str)  # page key
+    close_accepted = pyqtSignal()   # the window is closing: pages stop their workers here
 
     def __init__(self, ctx: AppContext, theme: ThemeManager) -> None:
         super().__init__()
@@ -43,6 +46,7 @@ class MainWindow(QMainWindow):
         self._icons: dict[str, str] = {}
         self._actions: dict[str, QAction] = {}
         self._tray: QSystemTrayIcon | None = None
+        self._close_guards: list[Callable[[], bool]] = []
         self.setWindowIcon(app_icon())
         self.setMinimumSize(960, 640)
 
@@ -120,6 +124,11 @@ class MainWindow(QMainWindow):
             self._menus[menu].addAction(action)
         if action.objectName():
             self._actions[action.objectName()] = action
+
+    def add_close_guard(self, guard: Callable[[], bool]) -> None:
+        """``guard()`` runs when the user closes the window; False keeps it open (a page
+        asks, e.g. "Training is running -- quit anyway?"). Unsaved configs are asked first."""
+        self._close_guards.append(guard)
 
     # -- talking to the user --------------------------------------------------------------
     def notify(self, title: str, text: str) -> None:
@@ -264,8 +273,12 @@ class MainWindow(QMainWindow):
                     answer == QMessageBox.StandardButton.Save and not self.save_all()):
                 event.ignore()
                 return
+        if not all(guard() for guard in self._close_guards):
+            event.ignore()
+            return
         if self.persist_settings:
             self.save_settings()
+        self.close_accepted.emit()
         if self._tray is not None:
             self._tray.hide()
         event.accept()

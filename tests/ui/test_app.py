@@ -145,3 +145,17 @@ def test_notify_falls_back_to_the_status_bar(qtbot, config_dir, light_pages):
     assert "Training finished: loss 0.42" in window.statusBar().currentMessage()
     window.ctx.show_status("hello", 0)
     assert window.statusBar().currentMessage() == "hello"
+
+
+def test_close_guard_can_keep_the_window_open(qtbot, config_dir, light_pages):
+    window = build_main_window(config_dir)
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    window.show()
+    answers = [False, True]
+    window.add_close_guard(lambda: answers.pop(0))
+    window.close()
+    assert window.isVisible()
+    with qtbot.waitSignal(window.close_accepted, timeout=2000):
+        window.close()
+    assert not window.isVisible()
