@@ -72,3 +72,29 @@ def test_generation_settings_follow_the_schema():
     assert greedy.greedy and "temperature" not in greedy.generate_kwargs()
     with pytest.raises(ValueError, match="temperature"):
         GenerationSettings().with_overrides(temperature=5)
+
+
+def test_setup_from_window_values_names_the_bad_key():
+    from llamahome_gui.core.chat.setup import ChatSetup
+
+    setup = ChatSetup.from_values({"model": {"path": "/models/x", "device": "cpu"}},
+                                  {"generation": {"temperature": 0}, "chat": {"adapter_path": "/a"}})
+    assert (setup.model_path, setup.device, setup.adapter_path) == ("/models/x", "cpu", "/a")
+    assert setup.settings.greedy
+    with pytest.raises(ValueError, match=r"inference\.generation\.temperature"):
+        ChatSetup.from_values({}, {"generation": {"temperature": 9}})
+
+
+def test_adapter_of_a_run_brings_its_model_and_is_listed(tmp_path):
+    from llamahome_gui.config.schema import ModelConfig, ModelSection
+    from llamahome_gui.core.chat.setup import find_adapters, run_model_path
+    from llamahome_gui.core.runs import write_run_config
+
+    run = tmp_path / "20260101-120000-identity"
+    write_run_config(run, {"model": ModelConfig(model=ModelSection(path="/models/base"))})
+    (run / "adapter").mkdir()
+    (run / "adapter" / "adapter_config.json").write_text("{}")
+    assert run_model_path(run / "adapter") == "/models/base"
+    assert run_model_path(tmp_path / "loose" / "adapter") is None
+    found = find_adapters(tmp_path)
+    assert [c.path for c in found] == [run / "adapter"] and "identity" in found[0].label

@@ -36,6 +36,31 @@ class ChatSetup:
                    settings=GenerationSettings.from_section(inference.generation))
 
     @classmethod
+    def from_values(cls, model: dict[str, Any], inference: dict[str, Any]) -> ChatSetup:
+        """From nested ``{section: {key: value}}`` values (the window's edit state); a bad value
+        raises ValueError naming its key path."""
+        from pydantic import ValidationError
+
+        from llamahome_gui.config.schema import InferenceConfig, ModelConfig
+
+        for component, cls_, values in (("model", ModelConfig, model),
+                                        ("inference", InferenceConfig, inference)):
+            try:
+                validated = cls_.model_validate(values)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join([component, *map(str, first["loc"])])
+                raise ValueError(f"Fix the setting {where}: {first['msg']}") from None
+            if component == "model":
+                model_config = validated
+        return cls.from_configs(model_config, validated)
+
+    def load_key(self) -> tuple:
+        """What, when changed, needs the base model loaded again (an adapter change does not)."""
+        return (self.model_path, self.device, self.dtype, self.trust_remote_code,
+                self.max_sequence_length)
+
+    @classmethod
     def from_manager(cls, manager: Any) -> ChatSetup:
         return cls.from_configs(manager.load("model"), manager.load("inference"))
 
@@ -75,3 +100,17 @@ def find_adapters(output_dir: str | Path | None = "") -> list[AdapterChoice]:
             detail = f" · loss {run.final_loss:.3f}" if run.final_loss is not None else ""
             choices.append(AdapterChoice(f"{run.name} ({run.status}{detail})", Path(run.adapter)))
     return choices
+
+
+def run_model_path(adapter: str | Path) -> str | None:
+    """The model a run trained its adapter on (``model.model.path`` in the run's config
+    snapshot), or None when the adapter is not in a run folder or the snapshot is unreadable."""
+    run_dir = Path(adapter).parent
+    if not (run_dir / "run.toml").is_file():
+        return None
+    try:
+        from llamahome_gui.core.runs import read_run_config
+
+        return str(read_run_config(run_dir)["model"].model.path)
+    except Exception:  # noqa: BLE001 - an unreadable snapshot just means "unknown"
+        return None

@@ -180,7 +180,9 @@ class ChatPage(QWidget):
     def set_adapter(self, path: str | Path) -> None:
         """Chat with this adapter (the Train page's "Chat with this adapter"); when the run
         trained it on another model than the one chosen here, that model is chosen too."""
-        model = _run_model_path(Path(path))
+        from llamahome_gui.core.chat.setup import run_model_path
+
+        model = run_model_path(path)
         if model is not None and model != self.pickers.model_path():
             self.pickers.set_model(model)
         self.pickers.set_adapter(str(path))
@@ -246,19 +248,10 @@ class ChatPage(QWidget):
 
     # -- asking -----------------------------------------------------------------------------
     def _setup(self) -> Any:
-        from pydantic import ValidationError
-
-        from llamahome_gui.config.schema import InferenceConfig, ModelConfig
         from llamahome_gui.core.chat.setup import ChatSetup
 
         state = self.ctx.state
-        try:
-            return ChatSetup.from_configs(ModelConfig.model_validate(state.values("model")),
-                                          InferenceConfig.model_validate(state.values("inference")))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise ValueError(f"Fix the setting {'.'.join(map(str, first['loc']))}: "
-                             f"{first['msg']}") from None
+        return ChatSetup.from_values(state.values("model"), state.values("inference"))
 
     def _ask(self) -> None:
         try:
@@ -266,7 +259,7 @@ class ChatPage(QWidget):
         except ValueError as exc:
             self.panel.transcript.add_notice(str(exc), "error")
             return
-        if _load_key(setup) != self._loaded_key:
+        if setup.load_key() != self._loaded_key:
             self._pending_send = True  # asked again once the model is loaded
             self._load(setup)
         else:
@@ -277,7 +270,7 @@ class ChatPage(QWidget):
         self._loading = True
         self._show_progress("Loading the model…")
         self.worker.load(setup.model_path, **setup.load_kwargs())
-        self._loaded_key = _load_key(setup)
+        self._loaded_key = setup.load_key()
         self._update_buttons()
 
     def _answer_title(self, side: str, adapter: str | None = None) -> str:
@@ -415,22 +408,3 @@ class ChatPage(QWidget):
         self.ab_check.setEnabled(bool(self.pickers.adapter_path()) and not busy)
         self.load_button.setEnabled(not self._loading)
         self.history.setEnabled(not busy)
-
-
-def _load_key(setup: Any) -> tuple:
-    """What, when changed, needs the base model loaded again (an adapter change does not)."""
-    return (setup.model_path, setup.device, setup.dtype, setup.trust_remote_code,
-            setup.max_sequence_length)
-
-
-def _run_model_path(adapter: Path) -> str | None:
-    """The model a run trained its adapter on (from the run's config snapshot), if known."""
-    run_dir = adapter.parent
-    if not (run_dir / "run.toml").is_file():
-        return None
-    try:
-        from llamahome_gui.core.runs import read_run_config
-
-        return str(read_run_config(run_dir)["model"].model.path)
-    except Exception:  # noqa: BLE001 - an unreadable snapshot just means "unknown"
-        return None
