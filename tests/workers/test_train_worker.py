@@ -26,6 +26,7 @@ FAKE_TRAINER = textwrap.dedent('''
     p.add_argument("--config-dir")
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--resume")
+    p.add_argument("--force", action="store_true")
     a = p.parse_args()
     mode = os.environ.get("FAKE_MODE", "done")
     run = a.run_dir
@@ -47,6 +48,10 @@ FAKE_TRAINER = textwrap.dedent('''
     print("trainer: loading model", flush=True)
     if mode == "crash":
         sys.exit(3)
+    if mode == "refuse":
+        print("error: this run will not fit in memory; add --force", file=sys.stderr)
+        print("hint: lower the batch size", file=sys.stderr)
+        sys.exit(1)
     if mode == "error":
         emit(event="error", message="data.jsonl:3: invalid JSON", hint="fix line 3")
         sys.exit(1)
@@ -161,6 +166,14 @@ def test_exit_without_a_final_event_is_a_failure_with_the_code(qtbot, make_worke
     with qtbot.waitSignal(worker.failed, timeout=15000) as blk:
         worker.start(tmp_path / "r")
     assert blk.args[0].reason == "the trainer process exited with code 3 without reporting why"
+
+
+def test_exit_after_an_error_line_reports_that_line(qtbot, make_worker, tmp_path):
+    worker = make_worker("refuse")
+    with qtbot.waitSignal(worker.failed, timeout=15000) as blk:
+        worker.start(tmp_path / "r", extra_args=["--force"])
+    assert blk.args[0].reason == "this run will not fit in memory; add --force"
+    assert blk.args[0].hint == "lower the batch size" and blk.args[0].exit_code == 1
 
 
 def test_error_event_carries_the_reason_and_hint(qtbot, make_worker, tmp_path):

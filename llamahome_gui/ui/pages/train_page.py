@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import Qt, QTimer, QUrl
+from PyQt6.QtCore import QCoreApplication, Qt, QTimer, QUrl
 from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import (
     QGroupBox,
@@ -37,11 +37,16 @@ RUN_COMPONENTS = ("model", "training", "resource", "monitoring")
 ESTIMATE_KEYS_PREFIX = ("training.", "model.")
 
 
-def estimate_memory(model_dir: Path, training: Any, lora: Any, device: str) -> Any:
-    """The engine's estimate (imports torch for the device: runs in a worker thread)."""
+def estimate_memory(model_dir: Path, configs: dict[str, Any]) -> Any:
+    """The engine's estimate (imports torch to find the device: runs in a worker thread)."""
+    from llamahome_gui.core.models.loading import pick_device
     from llamahome_gui.core.models.memory import estimate_training_memory
 
-    return estimate_training_memory(model_dir, training, lora, device)
+    model = configs["model"].model
+    return estimate_training_memory(
+        model_dir, configs["training"].training, configs["training"].lora,
+        pick_device(model.device), dtype=model.dtype, quantization=model.quantization,
+        memory_fraction=configs["resource"].gpu.memory_fraction)
 
 
 class TrainPage(QWidget):
@@ -138,6 +143,9 @@ class TrainPage(QWidget):
         self.worker.failed.connect(self._on_worker_failed)
         ctx.state.value_changed.connect(self._on_state_value_changed)
         self._update_buttons()
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._on_app_about_to_quit)
         QTimer.singleShot(0, self.reattach_live_run)
 
     # ------------------------------------------------------------------ helpers
@@ -180,8 +188,7 @@ class TrainPage(QWidget):
             self.memory.set_error(f"Fix the settings first: {exc}".splitlines()[0])
             return
         self.memory.set_busy()
-        self._estimate.submit(estimate_memory, folder, configs["training"].training,
-                              configs["training"].lora, configs["model"].model.device)
+        self._estimate.submit(estimate_memory, folder, configs)
 
     def _on_estimate_succeeded(self, estimate: Any) -> None:
         self.memory.set_estimate(estimate)
@@ -278,6 +285,11 @@ class TrainPage(QWidget):
                 self.progress.on_eval(event)
             elif isinstance(event, Checkpointed):
                 self.progress.on_checkpoint(event)
+
+    def _on_app_about_to_quit(self) -> None:
+        """A run in progress keeps training; the next start of the app follows it again."""
+        if self.worker.state in (TrainState.STARTING, TrainState.RUNNING):
+            self.worker.detach()
 
     def _on_start_clicked(self) -> None:
         self.start_run()

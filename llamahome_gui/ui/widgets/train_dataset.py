@@ -43,8 +43,17 @@ class DatasetCheck:
     path: Path
     report: Any  # core.data.DatasetReport
     items: list[Any] = field(default_factory=list)  # core.data.PreviewItem
+    questions: list[str] = field(default_factory=list)  # what the user says, per item
     lengths: list[int] = field(default_factory=list)
     note: str = ""
+
+
+def question_of(record: Any) -> str:
+    """The last user turn of a conversation record (the whole text of a text record)."""
+    if isinstance(record, str):
+        return record
+    users = [m["content"] for m in record if m.get("role") == "user"]
+    return users[-1] if users else ""
 
 
 def dataset_file(value: str) -> Path:
@@ -86,6 +95,7 @@ def inspect_dataset(path: Path, fmt: str, model_dir: Path | None,
     shown = render_examples(records[:PREVIEW_ROWS], tokenizer, max_seq_length)
     check.items = [describe(e, tokenizer, loc) for e, loc in zip(shown, dataset.locations,
                                                                     strict=False)]
+    check.questions = [question_of(r) for r in records[:PREVIEW_ROWS]]
     return check
 
 
@@ -109,8 +119,9 @@ class TrainDatasetPanel(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("train.dataset.preview")
-        self.table.setHorizontalHeaderLabels(["Where", "Prompt", "Answer (trained)", "Tokens"])
+        self.table.setHorizontalHeaderLabels(["Where", "Input", "Answer (trained)", "Tokens"])
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
@@ -175,7 +186,9 @@ class TrainDatasetPanel(QWidget):
         self._show_status(check)
         self.table.setRowCount(len(check.items))
         for row, item in enumerate(check.items):
-            cells = [item.location, _one_line(item.prompt), _one_line(item.answer),
+            question = check.questions[row] if row < len(check.questions) else item.prompt
+            cells = [item.location.rsplit("/", 1)[-1], _one_line(question),
+                     _one_line(_strip_markup(item.answer)),
                      f"{item.tokens}{' ✂' if item.truncated else ''}"]
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
@@ -219,6 +232,13 @@ class TrainDatasetPanel(QWidget):
         self._bars = pg.BarGraphItem(x0=edges[:-1], width=width * 0.9, height=counts,
                                      brush="#3b82f6", pen=None)
         plot.addItem(self._bars)
+
+
+def _strip_markup(text: str) -> str:
+    """The answer without the template's end-of-turn tokens (``<|im_end|>`` and the like)."""
+    import re
+
+    return re.sub(r"<\|[^|>]*\|>|</s>", "", text).strip()
 
 
 def _one_line(text: str, limit: int = 160) -> str:
