@@ -104,6 +104,10 @@ def test_start_trains_to_done_with_live_curves_and_a_complete_run_folder(qtbot, 
     assert runs_page.table.rowCount() == 1
     assert runs_page.table.item(0, 0).text() == "done"
 
+    click(qtbot, page.progress.chat_button)  # "Chat with this adapter"
+    assert window.current_page() == "chat"
+    assert window.ctx.page("chat").pickers.adapter_path() == result.adapter_path
+
 
 def test_stop_resume_restart_reattach_and_kill(qtbot, train_setup, config_dir):
     window, runs, pids = train_setup

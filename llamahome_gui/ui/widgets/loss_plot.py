@@ -20,6 +20,20 @@ TRACK_COLOURS = ("#3b82f6", "#f97316", "#10b981", "#a855f7")
 RESOURCE_COLOURS = {"CPU": "#ef4444", "RAM": "#0ea5e9", "GPU": "#22c55e", "GPU mem": "#eab308"}
 
 
+class ElapsedAxis(pg.AxisItem):
+    """Seconds shown as m:ss (or h:mm:ss): a long run stays readable."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
+        out = []
+        for value in values:
+            seconds = int(round(value * scale))
+            sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+            h, rest = divmod(seconds, 3600)
+            m, s = divmod(rest, 60)
+            out.append(f"{sign}{h}:{m:02d}:{s:02d}" if h else f"{sign}{m}:{s:02d}")
+        return out
+
+
 class _Series:
     """A growable pair of float arrays (amortised O(1) append)."""
 
@@ -71,7 +85,7 @@ class LossPlotWidget(QWidget):
         self.view = pg.GraphicsLayoutWidget(self)
         self.view.setBackground(bg)
         self.view.ci.setSpacing(4)
-        xtitle = "elapsed (s)" if x_label == "time" else "step"
+        xtitle = "time since start" if x_label == "time" else "step"
         self.loss_plot = self._make_plot("Loss", "loss", fg)
         self.view.nextRow()
         self.lr_plot = self._make_plot("Learning rate", "lr", fg)
@@ -79,16 +93,14 @@ class LossPlotWidget(QWidget):
         self.resource_plot: pg.PlotItem | None = None
         if show_resources:
             self.view.nextRow()
-            self.resource_plot = self._make_plot("Machine", "%", fg)
+            self.resource_plot = self._make_plot("Machine load (%)", "%", fg)
             self.resource_plot.setXLink(self.loss_plot)
             self.resource_plot.setYRange(0, 100)
             self.resource_plot.enableAutoRange(axis="y", enable=False)
         bottom = self.resource_plot or self.lr_plot
         bottom.setLabel("bottom", xtitle, color=fg.name())
         self.loss_legend = self.loss_plot.addLegend(offset=(-10, 10), labelTextColor=fg)
-        if self.resource_plot is not None:
-            self.resource_legend = self.resource_plot.addLegend(offset=(-10, 10),
-                                                                labelTextColor=fg)
+        self._fg = fg
         self.view.ci.layout.setRowStretchFactor(0, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -99,7 +111,8 @@ class LossPlotWidget(QWidget):
         self._redraw.start()
 
     def _make_plot(self, title: str, unit: str, fg: QColor) -> pg.PlotItem:
-        plot = self.view.addPlot()
+        axes = {"bottom": ElapsedAxis("bottom")} if self.x_label == "time" else None
+        plot = self.view.addPlot(axisItems=axes)
         plot.setTitle(title, color=fg.name(), size="10pt")
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setClipToView(True)
@@ -165,8 +178,8 @@ class LossPlotWidget(QWidget):
         line = pg.InfiniteLine(pos=x, angle=90, movable=False,
                                pen=pg.mkPen(track.colour, width=1, style=Qt.PenStyle.DotLine),
                                label=label or "checkpoint",
-                               labelOpts={"position": 0.92, "color": track.colour,
-                                          "rotateAxis": (1, 0), "anchors": [(0, 1), (0, 1)]})
+                               labelOpts={"position": 0.97, "color": track.colour,
+                                          "anchors": [(0, 0), (0, 0)]})
         self.loss_plot.addItem(line)
         track.markers.append(line)
 
@@ -180,7 +193,12 @@ class LossPlotWidget(QWidget):
             if key not in self._resources:
                 self._resources[key] = _Series()
                 self._resource_curves[key] = self.resource_plot.plot(
-                    pen=pg.mkPen(RESOURCE_COLOURS.get(key, "#888888"), width=1.5), name=key)
+                    pen=pg.mkPen(RESOURCE_COLOURS.get(key, "#888888"), width=1.5))
+                keys = "&nbsp;&nbsp;".join(
+                    f"<span style='color:{RESOURCE_COLOURS.get(k, '#888888')}'>━ {k}</span>"
+                    for k in self._resources)
+                self.resource_plot.setTitle(f"Machine load (%)&nbsp;&nbsp;{keys}",
+                                            color=self._fg.name(), size="10pt")
             self._resources[key].append(x, value)
         self._dirty = True
 
