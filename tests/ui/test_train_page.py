@@ -185,3 +185,27 @@ def test_a_broken_dataset_line_fails_with_the_line_named(qtbot, train_setup, tmp
     assert page.progress.state_label.text() == "Failed"
     assert "broken.jsonl:3" in page.progress.message_label.text()
     assert page.start_button.isEnabled()
+
+
+def test_memory_gauge_follows_the_settings_and_start_warns_when_it_wont_fit(
+        qtbot, train_setup, monkeypatch):
+    from PyQt6.QtWidgets import QMessageBox
+
+    window, runs, _ = train_setup
+    window.show()
+    window.navigate("train")
+    page = window.ctx.page("train")
+    qtbot.waitUntil(lambda: page.memory.verdict == "fits", timeout=120_000)
+    small = page.memory.bar.format()
+    assert " of " in small and ("GB" in small or "MB" in small)
+    window.ctx.state.set_values({"training.training.per_device_train_batch_size": 1024,
+                                 "training.training.max_seq_length": 131072})
+    qtbot.waitUntil(lambda: page.memory.verdict == "won't fit", timeout=120_000)
+    assert page.memory.bar.format() != small
+    asked = []
+    monkeypatch.setattr(QMessageBox, "warning",
+                        lambda *a, **k: asked.append(a[1]) or QMessageBox.StandardButton.No)
+    click(qtbot, page.start_button)
+    assert asked == ["This run will not fit in memory"]
+    assert not page.worker.is_active() and not runs.exists()
+    window.ctx.state.revert()
