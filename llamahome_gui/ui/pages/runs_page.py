@@ -80,7 +80,7 @@ class RunsPage(QWidget):
         self.table.itemDoubleClicked.connect(self._on_table_double_clicked)
 
         self.location = QLabel()
-        self.location.setStyleSheet("color: palette(mid);")
+        self.location.setProperty("muted", True)
         self.resume_button = QPushButton("Resume")
         self.resume_button.setObjectName("runs.resume")
         self.resume_button.setToolTip("Continue a stopped or failed run from its last checkpoint")
@@ -209,8 +209,9 @@ class RunsPage(QWidget):
             adapter = f" · adapter {run.adapter}" if run.adapter else ""
             self.details.summary.setText(f"<b>{run.name}</b>: {run.status}{extra}{ckpt}{adapter}")
         elif len(runs) >= 2:
-            self.details.summary.setText(f"Comparing <b>{runs[0].name}</b> (blue) with "
-                                         f"<b>{runs[1].name}</b> (orange)")
+            self.details.summary.setText(
+                f"Comparing <b style='color:#3b82f6'>A</b> {runs[0].name} ({runs[0].status}) with "
+                f"<b style='color:#f97316'>B</b> {runs[1].name} ({runs[1].status})")
         self._update_buttons()
 
     def _update_buttons(self) -> None:

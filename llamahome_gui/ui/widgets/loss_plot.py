@@ -34,6 +34,14 @@ class ElapsedAxis(pg.AxisItem):
         return out
 
 
+class StepAxis(pg.AxisItem):
+    """Optimizer steps are whole numbers: no 1.5 ticks."""
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
+        return [f"{v * scale:.0f}" if abs(v * scale - round(v * scale)) < 1e-6 else ""
+                for v in values]
+
+
 class _Series:
     """A growable pair of float arrays (amortised O(1) append)."""
 
@@ -111,7 +119,7 @@ class LossPlotWidget(QWidget):
         self._redraw.start()
 
     def _make_plot(self, title: str, unit: str, fg: QColor) -> pg.PlotItem:
-        axes = {"bottom": ElapsedAxis("bottom")} if self.x_label == "time" else None
+        axes = {"bottom": ElapsedAxis("bottom") if self.x_label == "time" else StepAxis("bottom")}
         plot = self.view.addPlot(axisItems=axes)
         plot.setTitle(title, color=fg.name(), size="10pt")
         plot.showGrid(x=True, y=True, alpha=0.25)
@@ -210,10 +218,15 @@ class LossPlotWidget(QWidget):
         if not self._dirty:
             return
         self._dirty = False
+        top_lr = 0.0
         for track in self._tracks.values():
             track.curves["loss"].setData(*track.loss.data())
             track.curves["eval"].setData(*track.eval_loss.data())
             track.curves["lr"].setData(*track.lr.data())
+            if track.lr.n:
+                top_lr = max(top_lr, float(track.lr.data()[1].max()))
+        if top_lr > 0:  # from 0 (warm-up starts there); a constant rate is not a flat zero
+            self.lr_plot.setYRange(0.0, top_lr * 1.08, padding=0)
         for key, series in self._resources.items():
             self._resource_curves[key].setData(*series.data())
 

@@ -116,8 +116,8 @@ class RunDetailsPanel(QWidget):
             self.diff_table.setRowCount(0)
             self.summary.setText("Select a run to see its curves; select two to compare them.")
             return
-        for run in runs[:4]:
-            load_curves(self.plot, run, run.name if len(runs) > 1 else "run")
+        for index, run in enumerate(runs[:2]):
+            load_curves(self.plot, run, "AB"[index] if len(runs) > 1 else "run")
         self.plot.flush()
         if len(runs) == 1:
             self._show_one(runs[0])
@@ -141,7 +141,7 @@ class RunDetailsPanel(QWidget):
         diff = config_diff(a, b)
         self.config_stack.setCurrentWidget(self.diff_table)
         self.tabs.setTabText(0, f"Config differences ({len(diff)})")
-        self.diff_table.setHorizontalHeaderLabels(["Setting", a.name, b.name])
+        self.diff_table.setHorizontalHeaderLabels(["Setting", f"A: {a.name}", f"B: {b.name}"])
         self.diff_table.setRowCount(len(diff))
         for row, (key, va, vb) in enumerate(diff):
             for col, value in enumerate((key, _show(va), _show(vb))):
