@@ -339,9 +339,11 @@ class TrainWorker(QObject):
     def _on_process_ended(self, code: int | None) -> None:
         self._drain()  # events written just before the exit
         if not self._terminal_seen:
-            if self._state == TrainState.FORCING:
+            if self._state in (TrainState.STOPPING, TrainState.FORCING):
+                # killed, or interrupted before the trainer could save (e.g. while loading)
+                forced = self._state == TrainState.FORCING
                 self._end(TrainState.STOPPED)
-                self.stopped.emit(RunStopped(self._last_step, self._last_checkpoint, forced=True))
+                self.stopped.emit(RunStopped(self._last_step, self._last_checkpoint, forced=forced))
             else:
                 self._fail(self._failure_from_exit(code))
         self._finish_process()

@@ -128,7 +128,7 @@ def test_stop_resume_restart_reattach_and_kill(qtbot, train_setup, config_dir):
     event = stopped.args[0]
     assert not event.forced and Path(event.checkpoint).is_dir()
     assert page.progress.state_label.text() == "Stopped"
-    assert "checkpoint saved" in page.progress.message_label.text()
+    assert f"Stopped at step {event.step}; the checkpoint" in page.progress.message_label.text()
 
     # Resume from the Runs page: continues after the checkpoint's step
     runs_page = window.ctx.page("runs")

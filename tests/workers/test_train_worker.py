@@ -34,6 +34,9 @@ FAKE_TRAINER = textwrap.dedent('''
     def emit(**kw):
         ev.write(json.dumps(kw) + "\\n"); ev.flush()
     stop = []
+    if mode == "loading":  # Stop pressed while the model loads: no handler yet
+        print("loading", flush=True)
+        time.sleep(60)
     if mode == "hang":
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     else:
@@ -181,6 +184,18 @@ def test_error_event_carries_the_reason_and_hint(qtbot, make_worker, tmp_path):
     with qtbot.waitSignal(worker.failed, timeout=15000) as blk:
         worker.start(tmp_path / "r")
     assert (blk.args[0].reason, blk.args[0].hint) == ("data.jsonl:3: invalid JSON", "fix line 3")
+
+
+def test_stop_while_loading_reports_stopped_without_a_checkpoint(qtbot, make_worker, tmp_path):
+    worker = make_worker("loading")
+    logs = []
+    worker.log_received.connect(logs.append)
+    worker.start(tmp_path / "r")
+    qtbot.waitUntil(lambda: "loading" in logs, timeout=15000)
+    with qtbot.waitSignal(worker.stopped, timeout=15000) as blk:
+        worker.stop()
+    assert blk.args[0].checkpoint is None and not blk.args[0].forced
+    assert worker.state == TrainState.STOPPED
 
 
 def test_a_trainer_ignoring_sigint_is_killed_after_the_grace_period(qtbot, make_worker, tmp_path):

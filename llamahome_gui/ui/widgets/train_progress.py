@@ -255,13 +255,14 @@ class TrainProgressPanel(QWidget):
 
     def on_stopped(self, event: RunStopped) -> None:
         self.set_state("stopped")
-        if event.forced:
-            text = ("Stopped by force before a checkpoint could be written."
-                    if not event.checkpoint else
-                    f"Stopped by force; the last checkpoint is {event.checkpoint}.")
+        how = "by force " if event.forced else ""
+        if event.checkpoint:
+            at = f" at step {event.step}" if event.step is not None else ""
+            text = (f"Stopped {how}{at}; the checkpoint {event.checkpoint} holds the progress. "
+                    "Resume it from the Runs page.")
         else:
-            text = f"Stopped at step {event.step}; checkpoint saved in {event.checkpoint}."
-        self.message_label.setText(text + " Resume it from the Runs page.")
+            text = f"Stopped {how}before the first checkpoint was written: nothing to resume."
+        self.message_label.setText(text.replace("  ", " "))
 
     def on_failed(self, event: RunFailed) -> None:
         self.set_state("failed")
