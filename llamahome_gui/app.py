@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from PyQt6.QtCore import QSettings, QTimer
+from PyQt6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PyQt6.QtWidgets import QApplication, QWidget
 
 from llamahome_gui import APP_NAME, __version__, paths
@@ -158,10 +158,12 @@ def main(argv: list[str] | None = None) -> int:
 def _screenshot(app: QApplication, window, target: Path) -> int:
     """Show the window at 1280x800 or larger, let it settle, save a PNG, exit."""
     window.persist_settings = False
+    window.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)  # leave the app running
     width, height = SCREENSHOT_SIZE
     window.resize(width, height)
     window.show()
     result = {"code": 1}
+    loop = QEventLoop()
 
     def grab() -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -173,10 +175,11 @@ def _screenshot(app: QApplication, window, target: Path) -> int:
         result["code"] = 0 if ok else 1
         window.ctx.state.revert()
         window.close()
-        app.quit()
+        loop.quit()
 
     QTimer.singleShot(400, grab)  # let pages finish their first layout and paint
-    app.exec()
+    loop.exec()  # a local loop: the application itself is not quit (in-process callers)
+    window.deleteLater()
     return result["code"]
 
 

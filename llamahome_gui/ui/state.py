@@ -30,6 +30,7 @@ from llamahome_gui.ui.state_support import (
     nest,
     preview_diff,
     read_raw_values,
+    rule_message,
 )
 
 HIDDEN_KEYS = frozenset({"schema_version"})
@@ -335,7 +336,7 @@ class ConfigState(QObject):
                     if ".".join(loc[:i]) in comp.defaults:
                         key = ".".join(loc[:i])
                         break
-                msg = err["msg"].removeprefix("Value error, ")
+                msg = rule_message(err)
                 comp.errors.setdefault(key, msg)
         if comp.errors != before:
             self.errors_changed.emit(comp.name)

@@ -224,3 +224,12 @@ def preview_diff(config: Any, component: str, changes: Mapping[str, Any]) -> str
     return "".join(difflib.unified_diff(
         old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
         fromfile=f"a/{name}", tofile=f"b/{name}", n=1))
+
+
+def rule_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error as the rule broken (``must be <= 1.0``), worded like the CLI's."""
+    try:
+        from llamahome_gui.config.errors import rule_text
+    except ImportError:
+        return str(error.get("msg", "")).removeprefix("Value error, ")
+    return rule_text(dict(error))

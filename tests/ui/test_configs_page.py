@@ -261,3 +261,25 @@ def test_dynamic_component_gets_a_form(qtbot, config_dir):
     win.save_all()
     assert "level = 4" in (config_dir / "my_config.toml").read_text(encoding="utf-8")
     dispose(win)
+
+
+def test_broken_files_are_shown_not_hidden_and_reload_when_fixed(qtbot, config_dir):
+    training = config_dir / "training_config.toml"
+    good = training.read_text(encoding="utf-8")
+    training.write_text(good.replace("r = 16", "r = = 16"), encoding="utf-8")
+    resource = config_dir / "resource_config.toml"
+    resource.write_text(resource.read_text(encoding="utf-8").replace(
+        "memory_fraction = 0.9", "memory_fraction = 1.5"), encoding="utf-8")
+    win = open_window(config_dir)
+    page = win.ctx.page("configs")
+    banner = page.forms["training"].form_error
+    assert not banner.isHidden() and "training_config.toml" in banner.text()
+    assert ":63" in banner.text()                                   # the line of the error
+    assert win.findChild(QSpinBox, "training.lora.r").isReadOnly()
+    fraction = page.forms["resource"].rows["resource.gpu.memory_fraction"]
+    assert "must be <= 1.0" in fraction.error_label.text() and "1.5" in fraction.error_label.text()
+    assert not win.findChild(QAction, "config.save").isEnabled()
+    training.write_text(good, encoding="utf-8")
+    qtbot.waitUntil(lambda: banner.isHidden(), timeout=5000)
+    assert not win.findChild(QSpinBox, "training.lora.r").isReadOnly()
+    dispose(win)

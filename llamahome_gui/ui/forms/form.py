@@ -88,6 +88,7 @@ class FieldRow(QWidget):
         self.state = state
         self.key_path = key_path
         self.spec = state.field(key_path)
+        self.component = key_path.split(".", 1)[0]
         self.setObjectName(f"{key_path}.row")
         tip = tooltip_html(self.spec, key_path)
 
@@ -166,7 +167,7 @@ class FieldRow(QWidget):
                 self.editor.set_field_value(current)
         env = state.env_var(key)
         self.badge.setVisible(env is not None)
-        self.editor.set_field_read_only(env is not None)
+        self.editor.set_field_read_only(env is not None or bool(state.load_error(self.component)))
         if env is not None:
             self.badge.setText(f"env {env}")
             self.badge.setToolTip(f"Set by the environment variable {env}; read-only here. "
@@ -183,6 +184,8 @@ class FieldRow(QWidget):
         self.revert_action.setEnabled(env is None and modified)
         self.revert_action.setText(f"Revert to saved ({value_text(state.saved_value(key))})")
         error = state.error(key)
+        if error:
+            error = f"{error} (value: {value_text(state.value(key), self.spec)})"
         self.error_label.setText(f"\u26a0 {error}" if error else "")
         self.error_label.setVisible(bool(error))
 
@@ -307,8 +310,9 @@ class ConfigForm(QWidget):
         messages = [m for k, m in errors.items() if k == self.component]
         load_error = self.state.load_error(self.component)
         if load_error:
-            messages.insert(0, f"{self.state.path(self.component).name} could not be read: "
-                               f"{load_error}")
+            messages.insert(0, f"{self.state.path(self.component).name} could not be read, so "
+                               f"its settings are read-only here: {load_error}. Fix the file in "
+                               "an editor; it is read again as soon as it is saved.")
         self.form_error.setText("\n".join(f"\u26a0 {m}" for m in messages))
         self.form_error.setVisible(bool(messages))
 

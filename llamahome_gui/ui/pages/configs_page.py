@@ -126,7 +126,8 @@ class ConfigsPage(QWidget):
         self.presets_menu = QMenu("Apply &Preset", self)
         self.presets_menu.setObjectName("config.presets.menu")
         self.presets_button.setMenu(self.presets_menu)
-        self._fill_presets_menu()
+        self.presets_menu.aboutToShow.connect(self._fill_presets_menu)  # read when opened
+        self._fill_presets_menu(describe=False)
         revert = action_button(ctx.window.action("config.revert"), "Revert")
         save = action_button(ctx.window.action("config.save"), "Save")
         save.setProperty("primary", True)
@@ -257,7 +258,8 @@ class ConfigsPage(QWidget):
         window.add_menu_action("View", diff_toggle)
         self._on_diff_toggled(diff_toggle.isChecked())
 
-    def _fill_presets_menu(self) -> None:
+    def _fill_presets_menu(self, describe: bool = True) -> None:
+        """One action per preset; ``describe`` reads each preset for its tooltip (slower)."""
         self.presets_menu.clear()
         presets = getattr(self.ctx.config, "presets", None)
         names = sorted(presets()) if callable(presets) else []
@@ -265,7 +267,8 @@ class ConfigsPage(QWidget):
             action = self.presets_menu.addAction(humanize(name.replace("-", "_")))
             action.setObjectName(f"config.preset.{name}")
             try:
-                action.setToolTip(self.ctx.config.preset(name).description or name)
+                if describe:
+                    action.setToolTip(self.ctx.config.preset(name).description or name)
             except Exception as exc:  # a broken preset: show why, keep the rest usable
                 action.setToolTip(f"Cannot be applied: {exc}")
             action.triggered.connect(lambda _=False, n=name: self.apply_preset(n))
