@@ -21,13 +21,14 @@ from PyQt6.QtWidgets import (
     QMessageBox,
     QStackedWidget,
     QSystemTrayIcon,
+    QVBoxLayout,
     QWidget,
 )
 
 from llamahome_gui import APP_NAME
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.state import ConfigStateError
-from llamahome_gui.ui.theme import MODES, ThemeManager, app_icon
+from llamahome_gui.ui.theme import APP_ICON, MODES, ThemeManager, app_icon
 
 
 class MainWindow(QMainWindow):
@@ -54,14 +55,25 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        self.nav = QListWidget(central)
+        panel = QWidget(central)
+        panel.setObjectName("navPanel")
+        panel.setFixedWidth(164)
+        panel_layout = QVBoxLayout(panel)
+        panel_layout.setContentsMargins(0, 10, 0, 6)
+        panel_layout.setSpacing(6)
+        brand = QLabel(f"<img src='{APP_ICON}' width='26' height='26' "
+                       f"style='vertical-align: middle'>&nbsp;&nbsp;LlamaHome", panel)
+        brand.setObjectName("navBrand")
+        brand.setToolTip(APP_NAME)
+        self.nav = QListWidget(panel)
         self.nav.setObjectName("navBar")
         self.nav.setIconSize(QSize(20, 20))
-        self.nav.setFixedWidth(150)
         self.nav.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.nav.currentRowChanged.connect(self._on_nav_current_row_changed)
+        panel_layout.addWidget(brand)
+        panel_layout.addWidget(self.nav, 1)
         self.stack = QStackedWidget(central)
-        layout.addWidget(self.nav)
+        layout.addWidget(panel)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
@@ -88,6 +100,7 @@ class MainWindow(QMainWindow):
         self.nav.addItem(item)
         action = QAction(self.theme.icon(icon), title, self)
         action.setObjectName(f"view.page.{key}")
+        action.setProperty("shortcutLabel", f"Go to {title}")
         if len(self._keys) <= 9:
             action.setShortcut(QKeySequence(f"Ctrl+{len(self._keys)}"))
         action.triggered.connect(lambda _=False, k=key: self.navigate(k))
@@ -217,7 +230,7 @@ class MainWindow(QMainWindow):
             appearance.addAction(action)
             self._actions[action.objectName()] = action
         self._add_action("View", "view.fullscreen", "&Full Screen", self._on_fullscreen_triggered,
-                         QKeySequence(keys.FullScreen)).setCheckable(True)
+                         QKeySequence("F11")).setCheckable(True)
 
         self._add_action("Help", "help.shortcuts", "&Keyboard Shortcuts",
                          self._on_shortcuts_triggered)

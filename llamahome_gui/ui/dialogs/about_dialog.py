@@ -57,7 +57,7 @@ class ShortcutsDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("dialog.shortcuts")
         self.setWindowTitle("Keyboard Shortcuts")
-        rows = [(a.text().replace("&", ""), ", ".join(
+        rows = [((a.property("shortcutLabel") or a.text()).replace("&", ""), ", ".join(
                     s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts()))
                 for a in actions if a.shortcuts()]
         table = QTableWidget(len(rows), 2, self)

@@ -31,7 +31,8 @@ from llamahome_gui.ui.forms.registry import REGISTRY, EditorRegistry, choices_of
 from llamahome_gui.ui.state import ConfigState, ConfigStateError
 from llamahome_gui.ui.state_support import FieldSpec, humanize, section_specs
 
-_WIDE = ("path", "strlist", "text", "checklist", "line", "toml", "numberlist")
+_WIDE = ("path", "strlist", "text", "checklist", "toml")
+_MEDIUM = ("line", "size", "numberlist")
 
 
 def _num(value: Any, scientific: bool = False) -> str:
@@ -140,8 +141,9 @@ class FieldRow(QWidget):
         holder.addWidget(self.editor, 1 if self._is_wide(registry) else 0)
         holder.addWidget(self.badge)
         if not self._is_wide(registry):
-            self.editor.setMinimumWidth(180)
-            self.editor.setMaximumWidth(320)
+            medium = self._widget_name(registry) in _MEDIUM
+            self.editor.setMinimumWidth(260 if medium else 180)
+            self.editor.setMaximumWidth(440 if medium else 320)
             holder.addStretch(1)
         grid.addLayout(holder, 0, 1)
         grid.addWidget(self.marker, 0, 2)
@@ -152,11 +154,15 @@ class FieldRow(QWidget):
         self.editor.field_edited.connect(self._on_editor_field_edited)
         self.refresh(value=True)
 
-    def _is_wide(self, registry: EditorRegistry) -> bool:
+    def _widget_name(self, registry: EditorRegistry) -> str | None:
         try:
-            return registry.widget_name(self.spec) in _WIDE
+            return registry.widget_name(self.spec)
         except KeyError:
-            return True
+            return None
+
+    def _is_wide(self, registry: EditorRegistry) -> bool:
+        name = self._widget_name(registry)
+        return name is None or name in _WIDE
 
     # -- state -> widgets ---------------------------------------------------------------
     def refresh(self, value: bool = False) -> None:
