@@ -190,8 +190,9 @@ class FieldRow(QWidget):
         self.revert_action.setEnabled(env is None and modified)
         self.revert_action.setText(f"Revert to saved ({value_text(state.saved_value(key))})")
         error = state.error(key)
-        if error:
-            error = f"{error} (value: {value_text(state.value(key), self.spec)})"
+        shown = value_text(state.value(key), self.spec)
+        if error and shown.strip('"') not in error:
+            error = f"{error} (value: {shown})"
         self.error_label.setText(f"\u26a0 {error}" if error else "")
         self.error_label.setVisible(bool(error))
 

@@ -169,7 +169,7 @@ class ConfigsPage(QWidget):
         self.diff_view = QPlainTextEdit()
         self.diff_view.setObjectName("diffView")
         self.diff_view.setReadOnly(True)
-        self.diff_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.diff_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.diff_view.setPlaceholderText("No unsaved changes. Edit a field and the lines that "
                                           "Save will change appear here.")
         theme = getattr(ctx, "theme", None)
