@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -152,7 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot is not None:
         return _screenshot(app, window, args.screenshot)
     window.show()
+    _close_on_sigint(window)
     return app.exec()
+
+
+def _close_on_sigint(window) -> None:
+    """Ctrl+C in the terminal closes the window the normal way (unsaved changes are asked)."""
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)  # lets Python run its signal handlers
+    timer.start(250)
 
 
 def _screenshot(app: QApplication, window, target: Path) -> int:

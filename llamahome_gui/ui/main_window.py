@@ -161,8 +161,15 @@ class MainWindow(QMainWindow):
             state = settings.value("window/state")
             if isinstance(state, QByteArray):
                 self.restoreState(state)
-        else:
-            self.resize(1360, 860)
+        else:  # first run: a comfortable size, centred on the screen
+            screen = QApplication.primaryScreen()
+            area = screen.availableGeometry() if screen is not None else None
+            width, height = 1360, 860
+            if area is not None and area.width() > 0:
+                width, height = min(width, area.width()), min(height, area.height())
+            self.resize(max(width, self.minimumWidth()), max(height, self.minimumHeight()))
+            if area is not None:
+                self.move(area.center() - self.rect().center())
         last = settings.value("window/page", "configs")
         if isinstance(last, str) and last in self._keys:
             self.navigate(last)
