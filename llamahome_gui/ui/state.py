@@ -283,7 +283,7 @@ class ConfigState(QObject):
         self._validate(comp)
         self.value_changed.emit(key_path, value)
         if self.is_dirty(comp.name) != was_dirty:
-            self._emit_dirty([comp.name], force=True)
+            self._emit_dirty([comp.name])
         else:
             self._emit_any_dirty()
 
@@ -355,7 +355,7 @@ class ConfigState(QObject):
         return [f"{name}.{k}" for k, v in comp.current.items()
                 if v != comp.saved.get(k) and k in on_disk and on_disk[k] != comp.saved.get(k)]
 
-    def _emit_dirty(self, names: list[str], force: bool = True) -> None:
+    def _emit_dirty(self, names: list[str]) -> None:
         for name in names:
             self.dirty_changed.emit(name, self.is_dirty(name))
         self._emit_any_dirty()
