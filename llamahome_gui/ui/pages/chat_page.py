@@ -156,6 +156,9 @@ class ChatPage(QWidget):
         self.history.export_requested.connect(self._on_history_export_requested)
         self.history.delete_requested.connect(self._on_history_delete_requested)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.stop)
+        window = getattr(self.ctx, "window", None)
+        if window is not None and hasattr(window, "close_accepted"):
+            window.close_accepted.connect(self.shutdown)  # the model thread ends with the window
         theme = getattr(self.ctx, "theme", None)
         if theme is not None and hasattr(theme, "changed"):
             theme.changed.connect(self._on_theme_changed)  # a bound slot: dropped with the page
