@@ -63,8 +63,14 @@ def app_settings() -> QSettings:
     return QSettings(str(paths.user_data_dir() / "gui-settings.ini"), QSettings.Format.IniFormat)
 
 
-def build_main_window(config_dir: Path | None = None, *, appearance: str | None = None):
-    """The ready, not yet shown, main window over ``config_dir`` (default: as the CLI finds it)."""
+def build_main_window(config_dir: Path | None = None, *, appearance: str | None = None,
+                      lazy_pages: bool = False, start_page: str | None = None):
+    """The ready, not yet shown, main window over ``config_dir`` (default: as the CLI finds it).
+
+    ``lazy_pages`` (the interactive app): only the page shown first is built now; the others
+    are built one per event-loop turn once the window is up, or at once when asked for
+    (``ctx.page(key)``, navigation). Tests and screenshots get every page built.
+    ``start_page``: the page to open on (default: the one shown when the app last closed)."""
     from llamahome_gui.config.manager import ConfigManager
     from llamahome_gui.ui.context import AppContext
     from llamahome_gui.ui.main_window import MainWindow
@@ -108,19 +114,47 @@ def build_main_window(config_dir: Path | None = None, *, appearance: str | None 
             page = failed_page(title, module_name, exc)
         page.setObjectName(page.objectName() or f"page.{key}")
         built[key] = page
+        if lazy_pages:
+            window.replace_page(key, page)
         return page
+
+    def add_strip() -> None:
+        try:
+            strip_module = _import_plugin(STRIP_MODULE)
+            if strip_module is not None:
+                window.statusBar().addPermanentWidget(strip_module.create_strip(ctx))
+        except Exception:
+            traceback.print_exc()
 
     ctx._page_builder = build_page
     for key, title, icon, _module in PAGES:
-        window.add_page(key, title, icon, build_page(key))
+        window.add_page(key, title, icon, QWidget() if lazy_pages else build_page(key))
+    if lazy_pages:
+        window.page_changed.connect(build_page)
+        window.restore_settings()
+        if start_page:
+            window.navigate(start_page)
+        build_page(window.current_page())
+        pending = [key for key, *_ in PAGES if key not in built]
 
-    try:
-        strip_module = _import_plugin(STRIP_MODULE)
-        if strip_module is not None:
-            window.statusBar().addPermanentWidget(strip_module.create_strip(ctx))
-    except Exception:
-        traceback.print_exc()
-    window.restore_settings()
+        def build_next() -> None:
+            while pending and pending[0] in built:
+                pending.pop(0)
+            if pending:
+                build_page(pending.pop(0))
+                QTimer.singleShot(0, build_next)
+            else:
+                add_strip()
+
+        # after the first frame is on screen, so the window appears before the rest is built
+        window.first_shown.connect(lambda: QTimer.singleShot(150, build_next))
+        if window.isVisible():
+            QTimer.singleShot(0, build_next)
+    else:
+        add_strip()
+        window.restore_settings()
+        if start_page:
+            window.navigate(start_page)
     window.statusBar().showMessage(f"Config folder: {Path(config.config_dir).resolve()}", 8000)
     return window
 
@@ -144,12 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = ensure_application()
     try:
-        window = build_main_window(args.config_dir, appearance=args.appearance)
+        window = build_main_window(args.config_dir, appearance=args.appearance,
+                                   lazy_pages=args.screenshot is None, start_page=args.tab)
     except Exception as exc:
         print(f"llamahome-gui: cannot open the window: {exc}", file=sys.stderr)
         return 1
-    if args.tab:
-        window.navigate(args.tab)
     if args.screenshot is not None:
         return _screenshot(app, window, args.screenshot)
     window.show()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PyQt6.QtCore import QByteArray, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence, QShowEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -36,6 +36,7 @@ class MainWindow(QMainWindow):
 
     page_changed = pyqtSignal(str)  # page key
     close_accepted = pyqtSignal()   # the window is closing: pages stop their workers here
+    first_shown = pyqtSignal()      # the window was shown for the first time
 
     def __init__(self, ctx: AppContext, theme: ThemeManager) -> None:
         super().__init__()
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
         self._actions: dict[str, QAction] = {}
         self._tray: QSystemTrayIcon | None = None
         self._close_guards: list[Callable[[], bool]] = []
+        self._shown_once = False
         self.setWindowIcon(app_icon())
         self.setMinimumSize(960, 640)
 
@@ -108,6 +110,19 @@ class MainWindow(QMainWindow):
         self._actions[action.objectName()] = action
         if self.nav.currentRow() < 0:
             self.nav.setCurrentRow(0)
+
+    def replace_page(self, key: str, widget: QWidget) -> None:
+        """Put the built page where its stand-in was (pages built after the window shows)."""
+        index = self._keys.index(key)
+        old = self.stack.widget(index)
+        if old is widget:
+            return
+        current = self.stack.currentIndex()
+        self.stack.insertWidget(index, widget)
+        self.stack.removeWidget(old)
+        old.deleteLater()
+        if current == index:
+            self.stack.setCurrentIndex(index)
 
     def page_keys(self) -> list[str]:
         return list(self._keys)
@@ -277,6 +292,12 @@ class MainWindow(QMainWindow):
         self.ctx.show_status(f"Saved {len(keys)} setting{'s' * (len(keys) != 1)}"
                              + (f" to {files}" if files else ""), 5000)
         return True
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            self.first_shown.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
         if self.ctx.state.is_dirty():

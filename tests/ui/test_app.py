@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from PyQt6.QtCore import QSize
 from PyQt6.QtGui import QAction, QImage
-from PyQt6.QtWidgets import QApplication, QLabel
+from PyQt6.QtWidgets import QApplication, QLabel, QWidget
 
 from llamahome_gui import app as app_module
 from llamahome_gui.app import build_main_window, main
@@ -159,3 +159,22 @@ def test_close_guard_can_keep_the_window_open(qtbot, config_dir, light_pages):
     with qtbot.waitSignal(window.close_accepted, timeout=2000):
         window.close()
     assert not window.isVisible()
+
+
+def test_lazy_pages_show_first_page_then_build_the_rest(qtbot, config_dir, light_pages):
+    from llamahome_gui.ui.pages.placeholder_page import PlaceholderPage
+
+    window = build_main_window(config_dir, lazy_pages=True, start_page="chat")
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    assert window.current_page() == "chat"
+    assert isinstance(window.stack.currentWidget(), PlaceholderPage)   # the chat page, built
+    assert type(window.page_widget("train")) is QWidget                 # not yet: a stand-in
+    with qtbot.waitExposed(window):
+        window.show()                                  # the rest is built once it is up
+    qtbot.waitUntil(lambda: all(type(window.page_widget(k)) is not QWidget   # no stand-ins
+                                for k in window.page_keys()))
+    assert window.page_widget("configs") is window.ctx.page("configs")
+    assert window.findChild(QAction, "edit.find") is not None    # the Configs page's action
+    window.navigate("train")
+    assert window.stack.currentWidget() is window.ctx.page("train")

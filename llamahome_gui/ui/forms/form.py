@@ -96,6 +96,8 @@ class FieldRow(QWidget):
         self.editor = registry.create(self.spec, self)
         self.editor.setObjectName(key_path)
         self.editor.setToolTip(tip)
+        self.editor.setAccessibleName(self.spec.title)
+        self.editor.setAccessibleDescription(self.spec.description)
         self.label = QLabel(self.spec.title, self)
         self.label.setObjectName(f"{key_path}.label")
         self.label.setProperty("fieldLabel", True)
