@@ -37,6 +37,14 @@ HIDDEN_KEYS = frozenset({"schema_version"})
 _MISSING = object()
 
 
+def _disk_text(path: Path) -> str | None:
+    """The file's text as it is now (None: missing); odd bytes never raise here."""
+    try:
+        return path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+
+
 class ConfigStateError(Exception):
     """Save refused: invalid values, or a conflict with an edit made on disk."""
 
@@ -293,7 +301,7 @@ class ConfigState(QObject):
         comp.fields = leaf_fields(comp.model, HIDDEN_KEYS)
         comp.defaults = {k: f.default for k, f in comp.fields.items()}
         path = self.path(name)
-        comp.disk_text = path.read_text(encoding="utf-8") if path.exists() else None
+        comp.disk_text = _disk_text(path)
         comp.notified_text = comp.disk_text
         comp.load_error = ""
         try:
@@ -345,7 +353,7 @@ class ConfigState(QObject):
         """Dirty keys whose value on disk differs from the one loaded (someone else's edit)."""
         comp = self._comp(name)
         path = self.path(name)
-        text = path.read_text(encoding="utf-8") if path.exists() else None
+        text = _disk_text(path)
         if text == comp.disk_text:
             return []
         try:
@@ -369,7 +377,7 @@ class ConfigState(QObject):
     def _on_watcher_changed(self, _path: str) -> None:
         for name, comp in self._components.items():
             path = self.path(name)
-            text = path.read_text(encoding="utf-8") if path.exists() else None
+            text = _disk_text(path)
             if self._watcher is not None and path.exists() and \
                     str(path) not in self._watcher.files():
                 self._watcher.addPath(str(path))  # an atomic replace drops the watch
