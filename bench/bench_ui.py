@@ -65,6 +65,23 @@ def prepare_config(home: Path, model: Path) -> Path:
     return cfg
 
 
+def _reap(pid: int | None, wait_s: float = 20.0) -> str:
+    """Make sure the trainer child is gone (it runs in its own session and would outlive us)."""
+    import signal
+
+    from llamahome_gui.workers.train_worker import pid_alive
+
+    if not pid:
+        return "no trainer pid"
+    deadline = time.perf_counter() + wait_s
+    while pid_alive(pid) and time.perf_counter() < deadline:
+        time.sleep(0.1)
+    if not pid_alive(pid):
+        return "trainer ended"
+    os.kill(pid, signal.SIGKILL)
+    return "trainer still running after Stop: killed"
+
+
 def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     home = work_dir("ui")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -138,9 +155,28 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
         ready = stats["trainer_started"] and stats["chat_streaming"]
         if not state["measuring"] and (ready or now - t_begin > 300):
             state["measuring"], state["t_measure"] = True, now
-        if state["measuring"] and now - state["t_measure"] >= measure_s:
+        if state["measuring"] and now - state["t_measure"] >= measure_s and not state["done"]:
             state["done"] = True
+            finish()
+
+    def finish() -> None:
+        """Stop the answer and the run while the event loop still runs (quitting the app
+        detaches the trainer on purpose: a run outlives the window)."""
+        for timer in (heartbeat, chatter, switcher):
+            timer.stop()
+        state["trainer_pid"] = train.worker.pid
+        state["states"] = [str(train.worker.state)]
+        train.worker.state_changed.connect(state["states"].append)
+        chat.stop()
+        train.worker.stop()
+        poll.start()
+
+    def wait_for_trainer() -> None:
+        if not train.worker.is_active():
             app.quit()
+        elif time.perf_counter() - state["t_measure"] > measure_s + 60:
+            train.worker.force_stop()  # SIGKILL; the state follows, then we quit
+            state["forced"] = True
 
     def keep_chatting() -> None:
         if not chat.generating and not getattr(chat, "_pending_send", False):
@@ -163,6 +199,9 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     switcher = QTimer()
     switcher.setInterval(SWITCH_MS)
     switcher.timeout.connect(switch_page)
+    poll = QTimer()
+    poll.setInterval(100)
+    poll.timeout.connect(wait_for_trainer)
 
     t_begin = time.perf_counter()
     ctx.navigate("train")
@@ -175,19 +214,10 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     switcher.start()
     app.exec()
     waited = state["t_measure"] - t_begin
-    for timer in (heartbeat, chatter, switcher):
-        timer.stop()
-
-    # tidy up: stop the answer and the run, wait for the trainer to end
-    chat.stop()
-    train.worker.stop()
-    deadline = time.perf_counter() + 60
-    while train.worker.is_active() and time.perf_counter() < deadline:
-        app.processEvents()
-        time.sleep(0.05)
-    if train.worker.is_active():
-        train.worker.force_stop()
-        app.processEvents()
+    poll.stop()
+    ended = _reap(state.get("trainer_pid"))
+    print(f"  ui: trainer {state.get('trainer_pid')} states {' > '.join(state.get('states', []))}"
+          f"; {ended}", file=sys.stderr)
     chat.shutdown()
     window.close()
     app.processEvents()
@@ -209,7 +239,11 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seconds", type=float, help="measuring time (default 30 quick, 90 full)")
     p.add_argument("--json-out", type=Path, help="also write the result here")
+    p.add_argument("--switch-interval", type=float,
+                   help="experiment: sys.setswitchinterval(S) first (GIL hand-over latency)")
     a = p.parse_args()
+    if a.switch_interval:
+        sys.setswitchinterval(a.switch_interval)
     result = run(a.quick, a.seconds)
     text = json.dumps(result, indent=2)
     if a.json_out:
