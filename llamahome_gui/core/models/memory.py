@@ -31,8 +31,9 @@ LAYER_FACTOR = {"cpu": 1.50, "cuda": 1.15}
 LOGIT_COPIES = {"cpu": 2.9, "cuda": 3.5}
 # With gradient checkpointing each layer keeps only its input, and one layer at a time is
 # recomputed in the backward pass; on the CPU the allocator keeps far more than one layer's
-# worth (fitted: 1x256 and 2x512 tokens on the starter model, both within 5%).
-CHECKPOINTED_LAYERS = {"cpu": 14.0, "cuda": 2.0}
+# worth: about 47% of the layers (fitted: 1x256 and 2x512 tokens on the starter model, both
+# within 5%). (share of the layers, least number of layers)
+RECOMPUTED_LAYERS = {"cpu": (0.47, 1.0), "cuda": (0.0, 2.0)}
 # Process memory that is neither weights nor training state: the Python runtime with torch,
 # transformers, peft and TensorBoard on the CPU; the CUDA context and kernels on a GPU.
 RUNTIME_OVERHEAD = {"cpu": 490_000_000, "cuda": 700 * 2**20}
@@ -174,8 +175,9 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
     checkpointing = bool(_get(training_section, "gradient_checkpointing", False))
     layer_bytes = layer_floats_per_token(info, r, targets, dropout) * act_bytes
     if checkpointing:  # layer inputs only, plus the layer(s) being recomputed
+        share, least = RECOMPUTED_LAYERS[kind]
         per_token = (info.layers * info.hidden_size * act_bytes
-                     + CHECKPOINTED_LAYERS[kind] * layer_bytes)
+                     + max(least, share * info.layers) * layer_bytes)
     else:
         per_token = info.layers * layer_bytes * LAYER_FACTOR[kind]
     logits = LOGIT_COPIES[kind] * info.vocab_size * 4 * min(max(trained_fraction, 0.0), 1.0)
