@@ -27,7 +27,7 @@ def test_two_processes_train_one_run(tiny_model_dir, tmp_path):
     runs = tmp_path / "runs"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [str(torchrun), "--nproc-per-node", "2", "--master-port", "29517", "-m", "llamahome_gui",
+        [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "llamahome_gui",
          "train", "--set", f"model.model.path='{tiny_model_dir}'",
          "--set", f"training.training.dataset_path='{data}'",
          "--set", f"training.training.output_dir='{runs}'",
