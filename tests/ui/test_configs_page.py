@@ -209,6 +209,8 @@ def test_search_filters_fields_across_components(qtbot, window):
     assert not rows["training.lora.r"].isHidden()
     assert rows["training.lora.bias"].isHidden()
     assert page.tabs.tabText(1).endswith("(1)")
+    page.search.setText("padding")                  # a word of a description only
+    assert [k for k, r in rows.items() if not r.isHidden()] == ["training.training.packing"]
     page.search.setText("threshold")
     assert page.tabs.currentIndex() == 3          # jumped to Resource, where the matches are
     page.search.clear()

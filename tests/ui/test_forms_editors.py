@@ -6,7 +6,7 @@ import enum
 from typing import Literal
 
 import pytest
-from pydantic import Field
+from pydantic import Field, model_validator
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -52,8 +52,20 @@ class DemoSection(Section):
     limits: dict[str, int] = Field(default_factory=dict, description="Per-name caps.")
 
 
+class RangeSection(Section):
+    low: int = Field(1, ge=0, le=100, description="Lower end.")
+    high: int = Field(10, ge=0, le=100, description="Upper end.")
+
+
 class DemoConfig(Component):
     main: DemoSection = Field(default_factory=DemoSection, description="Demo section.")
+    range: RangeSection = Field(default_factory=RangeSection, description="A range.")
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> DemoConfig:
+        if self.range.low > self.range.high:
+            raise ValueError("range.low must not be above range.high")
+        return self
 
 
 class DemoManager(ConfigManager):
@@ -138,6 +150,15 @@ def test_invalid_size_shows_inline_message(form, state):
     assert not state.is_valid("demo")
     form.editor("demo.main.memory").setText("512MiB")
     assert error.isHidden() and state.is_valid("demo")
+
+
+def test_cross_field_error_shows_at_the_top_of_the_form(form, state):
+    form.editor("demo.range.low").setValue(50)
+    assert not form.form_error.isHidden()
+    assert "range.low must not be above range.high" in form.form_error.text()
+    assert not state.is_valid("demo")
+    form.editor("demo.range.high").setValue(60)
+    assert form.form_error.isHidden() and state.is_valid("demo")
 
 
 def test_widget_override_and_registered_types_are_restored(qtbot, state):
