@@ -72,4 +72,6 @@ class ProgressDisplay:
         self.out.flush()
         self._open_line = True
         if step >= total:
-            self._line("")
+            self.out.write("\n")
+            self.out.flush()
+            self._open_line = False
