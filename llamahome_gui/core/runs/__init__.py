@@ -18,11 +18,15 @@ Public API (the GUI's Runs page and the CLI use these):
   ``python -m llamahome_gui train --run-dir d`` as a child process and tail
   ``d/events.jsonl``.
 
-Event lines (one JSON object each, with ``event`` and ``time``): ``start`` (config, total_steps,
-trainable_params, pid, resumed_from), ``step`` (step, max_steps, epoch, loss, lr, grad_norm,
+Event lines (one JSON object each, with ``event`` and ``time``): ``status`` (message: what the
+trainer prepares, e.g. importing the starter model), ``start`` (config, total_steps,
+trainable_params, total_params, steps_per_epoch, pid, start_step = resumed_from), ``step`` (step, max_steps, epoch, loss, lr, grad_norm,
 tokens_per_s, elapsed_s, eta_s), ``eval`` (step, eval_loss), ``checkpoint`` (step, path),
-``stopped`` (step, checkpoint), ``error`` (message, hint), ``done`` (adapter, final_loss,
-duration_s, step, reason).
+``stopped`` (step, checkpoint), ``error`` (message, hint, step), ``done`` (adapter, final_loss,
+duration_s, step, reason: max_steps, epochs or early_stopping). A resumed run appends a new
+``start`` to the same file. ``metrics.csv`` has one row per step/eval event; TensorBoard
+scalars: train/loss, train/learning_rate, train/grad_norm, train/tokens_per_s, train/epoch,
+eval/loss.
 """
 
 from llamahome_gui.core.runs.folders import (
