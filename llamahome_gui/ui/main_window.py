@@ -346,7 +346,9 @@ class MainWindow(QMainWindow):
         self.setWindowModified(bool(dirty))
         if dirty:
             text = f"{len(dirty)} unsaved change{'s' * (len(dirty) != 1)}"
-            self._unsaved_label.setText(text if valid else f"{text} (invalid values)")
+            bad = [c for c in state.components() if not state.is_valid(c)]
+            self._unsaved_label.setText(text if valid else f"{text} \u2014 fix {', '.join(bad)} "
+                                                           "to save")
         else:
             self._unsaved_label.setText("All changes saved")
         self._update_title()
