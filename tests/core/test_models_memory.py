@@ -80,3 +80,13 @@ def test_starter_default_run_estimate(starter_model_dir):
     assert e.weights == pytest.approx(538e6, rel=0.01)
     assert 4 * GIB < e.total < 12 * GIB
     assert e.activations > e.weights
+
+
+def test_known_row_length_and_trained_share_lower_the_estimate(tiny_model_dir):
+    worst = est(tiny_model_dir)
+    short_rows = estimate_training_memory(tiny_model_dir, TrainingSection(), LoraSection(),
+                                          available=64 * GIB, row_length=128)
+    half_trained = estimate_training_memory(tiny_model_dir, TrainingSection(), LoraSection(),
+                                            available=64 * GIB, trained_fraction=0.5)
+    assert short_rows.tokens_per_step == 4 * 128 and short_rows.total < worst.total
+    assert half_trained.activations < worst.activations

@@ -146,14 +146,17 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
                              lora_section: Any, device: str = "cpu", *, dtype: str = "auto",
                              quantization: str = "none", memory_fraction: float = 0.9,
                              available: int | None = None,
-                             trained_fraction: float = 1.0) -> MemoryEstimate:
+                             trained_fraction: float = 1.0,
+                             row_length: int | None = None) -> MemoryEstimate:
     """Peak memory of one LoRA training step (worst case: every row max_seq_length long).
 
     ``training_section`` / ``lora_section`` are the ``training.training`` and
     ``training.lora`` config sections (objects or dicts). ``available`` overrides the
     measured free memory (for tests and what-if questions). ``trained_fraction`` is the share
     of tokens the loss counts (1.0, the worst case, for text data; about half for typical
-    instruction data), which sizes the logits.
+    instruction data), which sizes the logits. ``row_length`` is the longest row the data
+    really gives (the trainer makes rows only as long as the longest example); the default is
+    max_seq_length, the worst case.
     """
     info = model_dir if isinstance(model_dir, ModelInfo) else model_info(model_dir)
     kind = "cuda" if device.startswith("cuda") else "cpu"
@@ -171,6 +174,8 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
 
     batch = int(_get(training_section, "per_device_train_batch_size", 1))
     seq = int(_get(training_section, "max_seq_length", 512))
+    if row_length:
+        seq = min(seq, int(row_length))
     tokens = batch * seq
     checkpointing = bool(_get(training_section, "gradient_checkpointing", False))
     layer_bytes = layer_floats_per_token(info, r, targets, dropout) * act_bytes
