@@ -115,3 +115,26 @@ def test_preview_shows_prompt_and_answer(tokenizer, tmp_path):
     assert "Capital of Italy?" in items[0].prompt and "Rome" not in items[0].prompt
     (text,) = preview(path, "auto", tokenizer, 5)
     assert text.startswith("── d.jsonl:1 ·") and "⟦Rome.<|im_end|>⟧" in text
+
+
+def test_templates_without_end_marker_or_that_rewrite_history(tiny_model_dir):
+    from llamahome_gui.core.data import TemplateError
+
+    tok = load_tokenizer(tiny_model_dir)
+    # A template that never closes a turn: the answer is taught to end with eos.
+    tok.chat_template = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n"
+                         "{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}")
+    example = render_example(ALPACA, tok, 512)
+    assert trained_text(example, tok) == "Bonne nuit, dors bien.\n" + tok.eos_token
+    # A template that hides earlier answers: only the last answer is trained.
+    tok.chat_template = ("{% for m in messages %}{% if m['role'] == 'assistant' and not loop.last "
+                         "%}assistant: ...\n{% else %}{{ m['role'] }}: {{ m['content'] }}<|im_end|>"
+                         "\n{% endif %}{% endfor %}{% if add_generation_prompt %}assistant: "
+                         "{% endif %}")
+    conversation = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+                    {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Ciao."}]
+    assert trained_text(render_example(conversation, tok, 512), tok) == "Ciao.<|im_end|>"
+    tok.chat_template = None
+    with pytest.raises(TemplateError, match="no chat template"):
+        render_example(ALPACA, tok, 512)
+    assert render_example("text still works", tok, 512).n_trained > 0
