@@ -29,7 +29,13 @@ from llamahome_gui.ui.widgets.train_dataset import DATASET_KEYS, TrainDatasetPan
 from llamahome_gui.ui.widgets.train_memory import TrainMemoryWidget
 from llamahome_gui.ui.widgets.train_model import TrainModelPanel, starter_folder
 from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_duration, fmt_loss
-from llamahome_gui.workers.run_events import RunFailed, RunFinished, RunStopped, read_history
+from llamahome_gui.workers.run_events import (
+    RunFailed,
+    RunFinished,
+    RunStopped,
+    last_start_index,
+    read_history,
+)
 from llamahome_gui.workers.run_task import LatestTask
 from llamahome_gui.workers.train_worker import TrainState, TrainWorker
 
@@ -268,23 +274,10 @@ class TrainPage(QWidget):
     def _replay(self, run_dir: Path, *, earlier_segments_only: bool = False) -> None:
         """Draw a run's recorded curve (all of it, or only the segments before its newest
         start, which the worker replays itself when attaching)."""
-        from llamahome_gui.workers.run_events import (
-            Checkpointed,
-            Evaluated,
-            StepLogged,
-            last_start_index,
-        )
-
         history = read_history(run_dir)
         if earlier_segments_only:
             history = history[:last_start_index(history)]
-        for event in history:
-            if isinstance(event, StepLogged):
-                self.progress.on_step(event)
-            elif isinstance(event, Evaluated):
-                self.progress.on_eval(event)
-            elif isinstance(event, Checkpointed):
-                self.progress.on_checkpoint(event)
+        self.progress.replay(history)
 
     def _on_app_about_to_quit(self) -> None:
         """A run in progress keeps training; the next start of the app follows it again."""

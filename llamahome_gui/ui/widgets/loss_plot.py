@@ -42,6 +42,20 @@ class StepAxis(pg.AxisItem):
                 for v in values]
 
 
+def smoothed(values: np.ndarray, window: int = 10) -> np.ndarray:
+    """Exponential moving average, bias-corrected so the first points are not pulled to 0:
+    the trend of a noisy per-batch loss (the raw points stay drawn faintly behind it)."""
+    if len(values) == 0:
+        return values
+    alpha = 2.0 / (window + 1)
+    out = np.empty(len(values))
+    acc = 0.0
+    for i, v in enumerate(values):
+        acc = (1 - alpha) * acc + alpha * v
+        out[i] = acc / (1 - (1 - alpha) ** (i + 1))
+    return out
+
+
 class _Series:
     """A growable pair of float arrays (amortised O(1) append)."""
 
@@ -141,8 +155,11 @@ class LossPlotWidget(QWidget):
         track = Track(name, colour)
         multi = bool(self._tracks)
         suffix = f" · {name}" if multi or name != "run" else ""
-        track.curves["loss"] = self.loss_plot.plot(
-            pen=pg.mkPen(colour, width=2), name=f"train loss{suffix}")
+        faint = QColor(colour)
+        faint.setAlpha(90)
+        track.curves["loss"] = self.loss_plot.plot(pen=pg.mkPen(faint, width=1))
+        track.curves["smooth"] = self.loss_plot.plot(
+            pen=pg.mkPen(colour, width=2.5), name=f"train loss{suffix}")
         track.curves["eval"] = self.loss_plot.plot(
             pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine), symbol="o", symbolSize=7,
             symbolBrush=colour, symbolPen=None, name=f"eval loss{suffix}")
@@ -156,6 +173,7 @@ class LossPlotWidget(QWidget):
     def clear(self) -> None:
         for track in self._tracks.values():
             self.loss_plot.removeItem(track.curves["loss"])
+            self.loss_plot.removeItem(track.curves["smooth"])
             self.loss_plot.removeItem(track.curves["eval"])
             self.lr_plot.removeItem(track.curves["lr"])
             for marker in track.markers:
@@ -221,6 +239,7 @@ class LossPlotWidget(QWidget):
         top_lr = 0.0
         for track in self._tracks.values():
             track.curves["loss"].setData(*track.loss.data())
+            track.curves["smooth"].setData(track.loss.data()[0], smoothed(track.loss.data()[1]))
             track.curves["eval"].setData(*track.eval_loss.data())
             track.curves["lr"].setData(*track.lr.data())
             if track.lr.n:

@@ -238,6 +238,16 @@ class TrainProgressPanel(QWidget):
     def on_checkpoint(self, event: Checkpointed) -> None:
         self.plot.add_checkpoint(self.x_of(event.time), f"ckpt {event.step}")
 
+    def replay(self, history: list[object]) -> None:
+        """Curves and figures of recorded events (a resumed or re-attached run's past)."""
+        for event in history:
+            if isinstance(event, StepLogged):
+                self.on_step(event)
+            elif isinstance(event, Evaluated):
+                self.on_eval(event)
+            elif isinstance(event, Checkpointed):
+                self.on_checkpoint(event)
+
     def on_log(self, line: str) -> None:
         self.log.appendPlainText(line)
 
