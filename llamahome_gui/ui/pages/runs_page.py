@@ -170,7 +170,7 @@ class RunsPage(QWidget):
         steps = f"{run.steps} / {run.max_steps}" if run.max_steps else str(run.steps or "–")
         cells = [
             _SortItem(run.status, run.status), _SortItem(started, run.started or 0.0),
-            _SortItem(run.model or "–", run.model), _SortItem(Path(run.dataset).name
+            _SortItem(Path(run.model).name if run.model else "–", run.model), _SortItem(Path(run.dataset).name
                                                               if run.dataset else "–", run.dataset),
             _SortItem(steps, run.steps), _SortItem(fmt_loss(run.final_loss), run.final_loss),
             _SortItem(fmt_duration(run.duration_s), run.duration_s), _SortItem(run.name, run.name),
