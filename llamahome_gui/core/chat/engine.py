@@ -12,6 +12,7 @@ import gc
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -215,12 +216,15 @@ class ChatEngine:
 
     def _attach(self, path: Path, name: str) -> None:
         try:
-            if self._adapters:
-                self._model.load_adapter(str(path), adapter_name=name)
-            else:
-                from peft import PeftModel
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # library deprecations
+                if self._adapters:
+                    self._model.load_adapter(str(path), adapter_name=name)
+                else:
+                    from peft import PeftModel
 
-                self._model = PeftModel.from_pretrained(self._model, str(path), adapter_name=name)
+                    self._model = PeftModel.from_pretrained(self._model, str(path),
+                                                            adapter_name=name)
             self._model.eval()
         except (RuntimeError, ValueError, KeyError) as exc:
             base = self._info.model_dir if self._info else "?"
