@@ -140,3 +140,13 @@ def test_load_failure_is_shown_and_send_works_again(qtbot, chat, tmp_path):
     assert "no-model" in notices[-1].text()
     assert button(window, "chat.send").isEnabled()
     assert Path(tmp_path / "no-model").exists() is False
+
+
+def test_long_conversation_tells_the_user_old_turns_were_left_out(qtbot, chat):
+    window, page = chat
+    configure(window, {"model.resources.max_sequence_length": 96})
+    for i in range(4):
+        ask(qtbot, page, f"Question number {i}: " + "tell me more " * 6)
+    notices = [n.text() for n in page.panel.transcript.notices()]
+    assert any("left out" in n for n in notices), notices
+    assert page.panel.conversation.messages[0].content.startswith("Question number 0")  # kept

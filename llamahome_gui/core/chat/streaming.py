@@ -36,7 +36,8 @@ class GenerationStats:
     def summary(self) -> str:
         stopped = " · stopped" if self.stop_reason == "stopped" else ""
         return (f"first token {self.time_to_first_token:.2f} s · {self.tokens_per_second:.1f} tokens/s"
-                f" · {self.new_tokens} tokens · context {self.context_used}/{self.context_limit}{stopped}")
+                f" · {self.new_tokens} tokens · context {self.context_used:,}/{self.context_limit:,}"
+                f"{stopped}")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "summary": self.summary}
