@@ -20,7 +20,8 @@ RAW = {
                           "tokens/s"),
     "chat_ttft_overhead": ("chat_engine_ttft_ms", "chat_reference_ttft_ms", "ms"),
     "startup_ratio_vs_bare_qt": ("startup_app_ms", "startup_bare_qt_ms", "ms"),
-    "memory_estimate_error": ("memory_predicted_bytes", "memory_measured_peak_rss_bytes", "bytes"),
+    "memory_estimate_error": ("memory_predicted_bytes", "memory_measured_peak_rss_bytes",
+                              "bytes"),
 }
 
 
@@ -34,15 +35,17 @@ def markdown(figures: dict) -> str:
              f"device {m.get('device', '?')}; load average {m.get('load_avg_1m', '?')} at the "
              f"start, {m.get('load_avg_1m_end', '?')} at the end; "
              f"{figures.get('seconds', {}).get('total', '?')} s in all.", "",
-             "| key | value | goal | met | ours | reference |", "|---|---|---|---|---|---|"]
+             "| key | value | goal | met | ours (predicted) | reference (measured) |", "|---|---|---|---|---|---|"]
     for key, goal, test in GOALS:
         value = figures.get(key)
         met = "" if test is None or value is None else ("yes" if test(value) else "**no**")
         ours = ref = ""
         if key in RAW:
             a, b, unit = RAW[key]
-            ours = f"{_fmt(figures.get(a))} {unit}"
-            ref = f"{_fmt(figures.get(b))} {unit}"
+            va, vb = figures.get(a), figures.get(b)
+            if unit == "bytes" and va is not None and vb is not None:
+                va, vb, unit = va / 2**30, vb / 2**30, "GiB"
+            ours, ref = f"{_fmt(va)} {unit}", f"{_fmt(vb)} {unit}"
         if key == "ui_heartbeat_p99_ms":
             ours = f"p50 {_fmt(figures.get('ui_heartbeat_p50_ms'))} ms, p90 " \
                    f"{_fmt(figures.get('ui_heartbeat_p90_ms'))} ms"
