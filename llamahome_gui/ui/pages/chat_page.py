@@ -188,7 +188,10 @@ class ChatPage(QWidget):
         model = run_model_path(path)
         if model is not None and model != self.pickers.model_path():
             self.pickers.set_model(model)
-        self.pickers.set_adapter(str(path))
+        if str(path) == self.pickers.adapter_path():
+            self.worker.set_adapter(str(path))  # same folder, maybe retrained: reload if changed
+        else:
+            self.pickers.set_adapter(str(path))
 
     def send(self, text: str) -> None:
         """Ask ``text``: loads the model first when needed, then streams the answer."""
