@@ -154,3 +154,18 @@ def test_starter_model_answers_paris_and_unload_frees_memory(starter_model_dir):
     assert not engine.loaded
     # 135M float32 parameters are ~540 MB; most of it must go back to the system.
     assert freed.freed_bytes > 300_000_000, freed
+
+
+def test_adapter_retrained_in_place_is_reloaded(engine, tiny_model_dir, tmp_path):
+    import os
+
+    folder = helpers.make_lora_adapter(tiny_model_dir, tmp_path / "adapter", seed=5)
+    engine.set_adapter(folder)
+    before, _ = engine.chat("", QUESTION, GREEDY)
+    helpers.make_lora_adapter(tiny_model_dir, folder, seed=6)  # a new run wrote the same folder
+    weights = folder / "adapter_model.safetensors"
+    os.utime(weights, (weights.stat().st_atime, weights.stat().st_mtime + 5))
+    engine.set_adapter(folder)
+    after, _ = engine.chat("", QUESTION, GREEDY)
+    assert after != before
+    engine.set_adapter(None)
