@@ -201,14 +201,12 @@ class ChatEngine:
         mtime = adapter_weights_file(path).stat().st_mtime
         key = str(path)
         known = self._adapters.get(key)
-        if known and known[1] != mtime:  # retrained in place: load the new weights
-            self._model.delete_adapter(known[0])
-            del self._adapters[key]
-            known = None
-        if known is None:
+        if known is None or known[1] != mtime:  # new, or retrained in place since loaded
             name = f"adapter_{len(self._adapters)}_{int(time.time() * 1000) % 100000}"
             (progress or (lambda _m: None))(f"Loading adapter {path.parent.name}/{path.name}…")
             self._attach(path, name)
+            if known is not None:
+                self._model.delete_adapter(known[0])
             self._adapters[key] = (name, mtime)
         self._model.set_adapter(self._adapters[key][0])
         self._active = key
@@ -218,11 +216,11 @@ class ChatEngine:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # library deprecations
-                if self._adapters:
+                from peft import PeftModel
+
+                if isinstance(self._model, PeftModel):
                     self._model.load_adapter(str(path), adapter_name=name)
                 else:
-                    from peft import PeftModel
-
                     self._model = PeftModel.from_pretrained(self._model, str(path),
                                                             adapter_name=name)
             self._model.eval()
