@@ -409,8 +409,9 @@ class ChatPage(QWidget):
         p = self.panel
         p.send_button.setEnabled(not busy)
         p.stop_button.setEnabled(busy)
-        p.regenerate_button.setEnabled(
-            not busy and any(c.messages for c in p.conversations().values()))
+        has_messages = any(c.messages for c in p.conversations().values())
+        p.regenerate_button.setEnabled(not busy and has_messages)
+        self.history.export_button.setEnabled(has_messages)
         self.ab_check.setEnabled(bool(self.pickers.adapter_path()) and not busy)
         self.load_button.setEnabled(not self._loading)
         self.history.setEnabled(not busy)
