@@ -73,11 +73,14 @@ def test_enter_streams_tokens_and_stop_halts(qtbot, chat):
 
     with qtbot.waitSignal(page.worker.finished, timeout=TIMEOUT_MS) as done:
         qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+        at_stop = answers(page)[0].text()  # the text stops growing the moment Stop is clicked
     stats = done.args[0].stats
     assert stats.stop_reason == "stopped" and stats.new_tokens < 980
     qtbot.waitUntil(lambda: not stop.isEnabled())
     bubble = answers(page)[0]
-    assert bubble.text() == done.args[0].text and "stopped" in bubble.footer.text()
+    assert bubble.text() == at_stop and done.args[0].text.startswith(at_stop)
+    assert page.conversation.messages[-1].content == at_stop
+    assert "stopped" in bubble.footer.text()
     assert "tokens/s" in page.status.text() and "context" in page.status.text()
     assert button(window, "chat.send").isEnabled()
 

@@ -205,6 +205,7 @@ class ChatPage(QWidget):
         if self.generating or self._pending_send:
             self._pending_send = False
             self.worker.stop()
+            self.panel.freeze()
             self.status.setText("Stopping…")
             self._update_buttons()
 

@@ -43,6 +43,7 @@ class ChatConversationPanel(QWidget):
         self.ab_conversations: dict[str, Conversation] = {}
         self._answers: dict[int, tuple[str, Any]] = {}  # request id -> (side, message widget)
         self._buffer: dict[int, str] = {}
+        self._frozen = False  # Stop pressed: nothing more is painted, whatever still arrives
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush)
@@ -168,7 +169,14 @@ class ChatConversationPanel(QWidget):
             self._answers[request_id] = (side, bubble)
             conv.system_prompt = setup.system_prompt
         self.status.setText("Generating…")
+        self._frozen = False
         self._flush_timer.start()
+
+    def freeze(self) -> None:
+        """Stop pressed: show what has arrived and nothing after, at once (the worker may
+        still be finishing its current token)."""
+        self._flush()
+        self._frozen = True
 
     def forget_answers(self) -> None:
         """Stop painting answers still on their way (new chat, another conversation)."""
@@ -186,7 +194,7 @@ class ChatConversationPanel(QWidget):
                             f"{event.context_limit:,} tokens")
 
     def on_token(self, event: Any) -> None:
-        if event.request_id in self._answers:
+        if event.request_id in self._answers and not self._frozen:
             self._buffer[event.request_id] = self._buffer.get(event.request_id, "") + event.text
 
     def on_finished(self, event: Any) -> None:
@@ -195,13 +203,14 @@ class ChatConversationPanel(QWidget):
         if bubble is None:
             return
         conv = self.conversations().get(side)
-        if event.stats is None or (not event.text and event.stats.stop_reason == "stopped"):
+        text = bubble.text() if self._frozen else event.text  # what the user saw when stopping
+        if event.stats is None or (not text and event.stats.stop_reason == "stopped"):
             self.view(side).remove_last_message()
         elif conv is not None:
-            bubble.set_text(event.text)
+            bubble.set_text(text)
             bubble.set_title(self._title_for(side, event.stats.adapter))
             bubble.set_footer(event.stats.summary)
-            conv.add("assistant", event.text, event.stats.to_dict())
+            conv.add("assistant", text, event.stats.to_dict())
             self.status.setText(event.stats.summary)
         self._after_answer()
 
