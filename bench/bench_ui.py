@@ -82,7 +82,8 @@ def _reap(pid: int | None, wait_s: float = 20.0) -> str:
     return "trainer still running after Stop: killed"
 
 
-def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
+def run(quick: bool = False, seconds: float | None = None,
+        pin_trainer: bool = False) -> dict[str, Any]:
     home = work_dir("ui")
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ["LLAMAHOME_DATA_HOME"] = str(home / "data")
@@ -208,6 +209,8 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     run_dir = train.start_run(confirm=False)
     if run_dir is None:
         raise RuntimeError("the Train page did not start a run (invalid settings?)")
+    if pin_trainer and train.worker.pid:  # experiment: the trainer sees (and uses) one core
+        os.sched_setaffinity(train.worker.pid, {max(os.sched_getaffinity(0))})
     chat.send(QUESTION)
     heartbeat.start()
     chatter.start()
@@ -241,10 +244,18 @@ def main() -> None:
     p.add_argument("--json-out", type=Path, help="also write the result here")
     p.add_argument("--switch-interval", type=float,
                    help="experiment: sys.setswitchinterval(S) first (GIL hand-over latency)")
+    p.add_argument("--pin-trainer", action="store_true",
+                   help="experiment: give the trainer child one core (it then uses 1 thread)")
+    p.add_argument("--torch-threads", type=int,
+                   help="experiment: torch.set_num_threads(N) in the window process (chat)")
     a = p.parse_args()
     if a.switch_interval:
         sys.setswitchinterval(a.switch_interval)
-    result = run(a.quick, a.seconds)
+    if a.torch_threads:
+        import torch
+
+        torch.set_num_threads(a.torch_threads)
+    result = run(a.quick, a.seconds, a.pin_trainer)
     text = json.dumps(result, indent=2)
     if a.json_out:
         a.json_out.write_text(text)
