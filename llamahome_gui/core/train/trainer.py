@@ -21,9 +21,10 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 from llamahome_gui.core.runs.folders import ADAPTER_DIR
 from llamahome_gui.core.runs.history import latest_checkpoint
@@ -98,6 +99,8 @@ class LoraTrainer:
         self.log.emit("status", message=message)
 
     def _setup(self) -> Prepared:
+        import torch
+
         from llamahome_gui.core.models.loading import pick_device
 
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
@@ -143,6 +146,7 @@ class LoraTrainer:
         """Let a stop request cut into a long micro-batch: every decoder layer checks the flag
         in the forward pass and, through a gradient hook on its output, in the backward pass.
         (In a several-process run all ranks must stop at the same step boundary instead.)"""
+        import torch
         if self.dist.active:
             return
 
@@ -162,6 +166,7 @@ class LoraTrainer:
                 module.register_forward_hook(after_forward)
 
     def _schedule(self, data: Prepared) -> None:
+        import torch
         t = self.training
         probe = _batches_for_rank(data.train_rows, t.per_device_train_batch_size, t.seed, 0,
                                   not t.packing, self.dist)
@@ -181,6 +186,7 @@ class LoraTrainer:
 
     # --------------------------------------------------------------- compute
     def _loss_sum(self, batch: dict[str, Any]) -> torch.Tensor:
+        import torch
         ids = batch["input_ids"].to(self.device, non_blocking=True)
         pos = batch["position_ids"].to(self.device, non_blocking=True)
         tgt = batch["targets"].to(self.device, non_blocking=True)
@@ -194,6 +200,7 @@ class LoraTrainer:
         return torch.nn.functional.cross_entropy(logits.float(), tgt[mask], reduction="sum")
 
     def _evaluate(self, rows: list[Row]) -> float | None:
+        import torch
         t = self.training
         if not rows:
             return None
@@ -220,6 +227,7 @@ class LoraTrainer:
         return cache["batches"][window * ga:(window + 1) * ga]
 
     def _checkpoint(self, extra: dict[str, Any], rng: dict[str, Any]) -> Path | None:
+        import torch
         if not self.dist.main:
             return None
         epoch, window = divmod(self.step, self.steps_per_epoch)
@@ -258,6 +266,7 @@ class LoraTrainer:
             dd.teardown(getattr(self, "dist", dd.Dist()))
 
     def _train(self) -> TrainResult:
+        import torch
         t = self.training
         started = time.time()
         data = self._setup()
