@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
+from PyQt6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, pyqtSignal
 
 
 class _Relay(QObject):
@@ -41,7 +41,16 @@ def task_pool() -> QThreadPool:
     if _POOL is None:
         _POOL = QThreadPool()
         _POOL.setMaxThreadCount(2)
+        app = QCoreApplication.instance()
+        if app is not None:  # let a running check finish: no half-imported library at exit
+            app.aboutToQuit.connect(_drain_pool)
     return _POOL
+
+
+def _drain_pool() -> None:
+    if _POOL is not None:
+        _POOL.clear()
+        _POOL.waitForDone(30_000)
 
 
 class LatestTask(QObject):

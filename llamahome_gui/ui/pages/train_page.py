@@ -41,6 +41,7 @@ from llamahome_gui.workers.train_worker import TrainState, TrainWorker
 
 RUN_COMPONENTS = ("model", "training", "resource", "monitoring")
 ESTIMATE_KEYS_PREFIX = ("training.", "model.")
+GPU_DRIVER_PATHS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
 
 
 def estimate_memory(model_dir: Path, configs: dict[str, Any]) -> Any:
@@ -49,9 +50,12 @@ def estimate_memory(model_dir: Path, configs: dict[str, Any]) -> Any:
     from llamahome_gui.core.models.memory import estimate_training_memory
 
     model = configs["model"].model
+    device = model.device
+    if device == "auto" and not any(Path(p).exists() for p in GPU_DRIVER_PATHS):
+        device = "cpu"  # no GPU driver: no need to import torch to know that
     return estimate_training_memory(
         model_dir, configs["training"].training, configs["training"].lora,
-        pick_device(model.device), dtype=model.dtype, quantization=model.quantization,
+        device if device == "cpu" else pick_device(device), dtype=model.dtype, quantization=model.quantization,
         memory_fraction=configs["resource"].gpu.memory_fraction)
 
 
