@@ -35,7 +35,7 @@ def markdown(figures: dict) -> str:
              f"device {m.get('device', '?')}; load average {m.get('load_avg_1m', '?')} at the "
              f"start, {m.get('load_avg_1m_end', '?')} at the end; "
              f"{figures.get('seconds', {}).get('total', '?')} s in all.", "",
-             "| key | value | goal | met | ours (predicted) | reference (measured) |", "|---|---|---|---|---|---|"]
+             "| key | value | goal | met | ours / predicted | reference / measured |", "|---|---|---|---|---|---|"]
     for key, goal, test in GOALS:
         value = figures.get(key)
         met = "" if test is None or value is None else ("yes" if test(value) else "**no**")
