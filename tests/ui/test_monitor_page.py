@@ -6,33 +6,21 @@ from __future__ import annotations
 import csv
 
 import pytest
-from PyQt6.QtCore import QSettings, Qt
+from PyQt6.QtCore import Qt
 
-from llamahome_gui.config.manager import ConfigManager
 from llamahome_gui.core.monitor.loop import MonitorLoop
 from llamahome_gui.core.monitor.sampler import ResourceSampler
-from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.pages.monitor_page import MonitorPage, create_page
-from llamahome_gui.ui.state import ConfigState
 from llamahome_gui.workers.monitor_worker import MonitorService
 from tests.core.test_monitor_nvml import make_fake_nvml
-
-
-def make_ctx(config_dir, tmp_path, **monitor) -> AppContext:
-    config = ConfigManager(config_dir)
-    config.update("resource", {"monitor.check_interval": 0.05,
-                               **{f"monitor.{k}": v for k, v in monitor.items()}})
-    settings = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
-    return AppContext(config, ConfigState(config, watch=False), settings)
+from tests.monitor_support import make_ctx, stop_monitor
 
 
 @pytest.fixture
 def ctx(qapp, config_dir, tmp_path):
     made = make_ctx(config_dir, tmp_path)
     yield made
-    if getattr(made, "monitor_service", None) is not None:
-        made.monitor_service.stop()
-
+    stop_monitor(made)
 
 def points(page: MonitorPage, graph: str, series: str) -> int:
     x, _ = page.graphs[graph].curves[series].getData()

@@ -7,31 +7,18 @@ import subprocess
 import sys
 
 import pytest
-from PyQt6.QtCore import QSettings, QThread
+from PyQt6.QtCore import QThread
 
-from llamahome_gui.config.manager import ConfigManager
 from llamahome_gui.core.monitor.sample import Sample
-from llamahome_gui.ui.context import AppContext
-from llamahome_gui.ui.state import ConfigState
 from llamahome_gui.workers.monitor_worker import shared_monitor
-
-
-def make_ctx(config_dir, tmp_path, **resource_monitor) -> AppContext:
-    config = ConfigManager(config_dir)
-    config.update("resource", {"monitor.check_interval": 0.05,
-                               **{f"monitor.{k}": v for k, v in resource_monitor.items()}})
-    settings = QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat)
-    return AppContext(config, ConfigState(config, watch=False), settings)
+from tests.monitor_support import make_ctx, stop_monitor
 
 
 @pytest.fixture
 def ctx(qapp, config_dir, tmp_path):
     made = make_ctx(config_dir, tmp_path)
     yield made
-    service = getattr(made, "monitor_service", None)
-    if service is not None:
-        service.stop()
-
+    stop_monitor(made)
 
 def test_one_service_per_context_and_samples_arrive_on_gui_thread(qtbot, qapp, ctx) -> None:
     service = shared_monitor(ctx)
