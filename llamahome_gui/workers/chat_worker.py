@@ -10,7 +10,6 @@ plain dataclass on a signal; the worker never shows a dialog.
 from __future__ import annotations
 
 import itertools
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,11 +86,9 @@ def _leave_a_core_for_the_window() -> None:
     """
     import torch
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cores - 1))
+    from llamahome_gui.core.models.loading import usable_cores
+
+    torch.set_num_threads(max(1, usable_cores() - 1))
 
 
 class _EngineHost(QObject):

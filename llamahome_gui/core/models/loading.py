@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,14 @@ def resolve_model_dir(path: str | Path | None,
     if not (folder / "config.json").is_file():
         raise ModelNotFoundError(f"{folder} is not a model folder (no config.json inside)")
     return folder
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def pick_device(device: str = "auto") -> str:

@@ -6,7 +6,6 @@ CLI and the GUI can show it without a traceback.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,11 +59,9 @@ def set_threads(local_world: int) -> int:
     """CPU threads for this process: the cores we may use, shared among local ranks."""
     import torch
 
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    threads = max(1, cores // max(1, local_world))
+    from llamahome_gui.core.models.loading import usable_cores
+
+    threads = max(1, usable_cores() // max(1, local_world))
     torch.set_num_threads(threads)
     return threads
 
