@@ -69,7 +69,7 @@ def _reap(pid: int | None, wait_s: float = 20.0) -> str:
     """Make sure the trainer child is gone (it runs in its own session and would outlive us)."""
     import signal
 
-    from llamahome_gui.workers.train_worker import pid_alive
+    from llamahome_gui.core.runs.liveness import is_alive as pid_alive
 
     if not pid:
         return "no trainer pid"

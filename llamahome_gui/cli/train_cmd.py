@@ -7,7 +7,6 @@ config, 130 interrupted (a checkpoint was saved; continue with ``--resume RUN_DI
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -44,63 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------- config
 
-def parse_override(item: str) -> tuple[str, str, str, Any]:
-    """``component.section.key=VALUE`` -> (component, section, key, value)."""
-    import tomlkit
-
-    from llamahome_gui.config.schema import COMPONENTS
-
-    key, sep, raw = item.partition("=")
-    parts = key.strip().split(".")
-    if not sep or len(parts) != 3:
-        raise ValueError(f"--set {item!r}: write KEY=VALUE with KEY as component.section.key, "
-                         "e.g. training.training.max_steps=20")
-    component, section, name = parts
-    if component not in COMPONENTS:
-        raise ValueError(f"--set {key}: unknown component {component!r}; known: "
-                         f"{', '.join(COMPONENTS)}")
-    sections = COMPONENTS[component].model_fields
-    if section not in sections or section == "schema_version":
-        raise ValueError(f"--set {key}: {component} has no section {section!r}; known: "
-                         f"{', '.join(s for s in sections if s != 'schema_version')}")
-    keys = sections[section].annotation.model_fields  # type: ignore[union-attr]
-    if name not in keys:
-        raise ValueError(f"--set {key}: no key {name!r} in {component}.{section}; known: "
-                         f"{', '.join(keys)}")
-    try:
-        value = tomlkit.parse(f"v = {raw}")["v"].unwrap()
-    except Exception:
-        value = raw  # a bare word: take it as a string
-    return component, section, name, value
-
-
-def apply_overrides(configs: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """New validated components with the ``--set`` values laid over them."""
-    from pydantic import ValidationError
-
-    nested: dict[str, dict[str, dict[str, Any]]] = {}
-    for item in overrides:
-        component, section, name, value = parse_override(item)
-        nested.setdefault(component, {}).setdefault(section, {})[name] = value
-    out = dict(configs)
-    for component, sections in nested.items():
-        data = out[component].model_dump()
-        for section, values in sections.items():
-            data[section].update(values)
-        try:
-            out[component] = type(out[component]).model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in (component, *err["loc"]))
-            raise ValueError(f"--set {where}: {err['msg']}") from None
-    return out
-
-
-def load_configs(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]:
-    """(configs, run_dir): from --resume's or --run-dir's run.toml, else the config folder;
-    then the --set overrides."""
+def load_plan(args: argparse.Namespace) -> tuple[Any, Path | None]:
+    """(plan, run_dir): the configs from --resume's or --run-dir's run.toml, else the config
+    folder, with the --set overrides laid over them (core's run plan: the window's too)."""
     from llamahome_gui.config.manager import ConfigManager
-    from llamahome_gui.core.runs import RUN_COMPONENTS, RUN_CONFIG, read_run_config
+    from llamahome_gui.core.runs import RUN_CONFIG, read_run_config
+    from llamahome_gui.core.runs.plan import apply_overrides, plan_from_configs, plan_run
 
     run_dir = args.run_dir or args.resume
     snapshot = None
@@ -111,56 +59,38 @@ def load_configs(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]
     elif args.run_dir is not None and args.config_dir is None and (args.run_dir / RUN_CONFIG).is_file():
         snapshot = args.run_dir
     if snapshot is not None:
-        configs: dict[str, Any] = read_run_config(snapshot)
-    else:
-        if args.config_dir is not None and not args.config_dir.is_dir():
-            raise ValueError(f"--config-dir {args.config_dir} does not exist")
-        manager = ConfigManager(args.config_dir)
-        configs = {name: manager.load(name) for name in RUN_COMPONENTS}
-    return apply_overrides(configs, args.overrides), run_dir
+        return plan_from_configs(apply_overrides(read_run_config(snapshot), args.overrides)), run_dir
+    if args.config_dir is not None and not args.config_dir.is_dir():
+        raise ValueError(f"--config-dir {args.config_dir} does not exist")
+    return plan_run(ConfigManager(args.config_dir).load, args.overrides), run_dir
 
 
 # ---------------------------------------------------------------- helpers
 
 def _estimate(configs: dict[str, Any], out: TextIO) -> Any:
-    """The memory estimate, or None when the estimator is not available."""
-    try:
-        from llamahome_gui.core.models.memory import estimate_training_memory
-    except ImportError:
-        return None
-    from llamahome_gui.core.models.loading import pick_device
+    """The memory estimate (the same call the Train page makes)."""
+    from llamahome_gui.core.runs.plan import estimate_memory
     from llamahome_gui.core.train.prepare import model_dir
 
-    m = configs["model"].model
-    folder = model_dir(m, progress=lambda msg: print(msg, file=out))
-    t = configs["training"]
-    return estimate_training_memory(
-        folder, t.training, t.lora, pick_device(m.device), dtype=m.dtype,
-        quantization=m.quantization, memory_fraction=configs["resource"].gpu.memory_fraction)
+    return estimate_memory(configs, model_dir(configs["model"].model,
+                                              progress=lambda msg: print(msg, file=out)))
 
 
-def _run_name(configs: dict[str, Any]) -> str:
-    dataset = configs["training"].training.dataset_path.strip()
-    stem = Path(dataset).stem if dataset else "sample"
-    return f"{configs['model'].model.name}-{stem}"
-
-
-def _shared_run_dir(configs: dict[str, Any], chosen: Path | None) -> Path:
-    """The run folder; in a several-process run rank 0 creates it and tells the others."""
-    from llamahome_gui.core.runs import new_run_dir
-
+def _shared_run_dir(plan: Any, chosen: Path | None) -> Path:
+    """The run folder with its run.toml; in a several-process run rank 0 creates it and
+    tells the others."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1:
-        return chosen or new_run_dir(configs["training"].training.output_dir, _run_name(configs))
+        return plan.create(chosen)
     import torch.distributed as td
 
     from llamahome_gui.core.models.loading import pick_device
     from llamahome_gui.core.train import distributed as dd
 
-    dd.setup(pick_device(configs["model"].model.device))
+    dd.setup(pick_device(plan.configs["model"].model.device))
     box = [str(chosen) if chosen else None]
-    if td.get_rank() == 0 and chosen is None:
-        box = [str(new_run_dir(configs["training"].training.output_dir, _run_name(configs)))]
+    if td.get_rank() == 0:
+        box = [str(plan.create(chosen))]
     td.broadcast_object_list(box, src=0)
     return Path(box[0])
 
@@ -187,10 +117,11 @@ def run(args: argparse.Namespace) -> int:
     rank = int(os.environ.get("RANK", "0") or 0)
     human = sys.stderr if args.events == "-" else sys.stdout
     try:
-        configs, run_dir = load_configs(args)
+        plan, run_dir = load_plan(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    configs = plan.configs
     from llamahome_gui.core.train import TrainingError
 
     try:
@@ -216,27 +147,27 @@ def run(args: argparse.Namespace) -> int:
     stop = StopFlag()
     previous = _install_signals(stop, human)
     try:
-        return _train(args, configs, run_dir, stop, human, rank)
+        return _train(args, plan, run_dir, stop, human, rank)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _train(args: argparse.Namespace, configs: dict[str, Any], run_dir: Path | None, stop: Any,
+def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
            human: TextIO, rank: int) -> int:
-    from llamahome_gui.core.runs import write_run_config
+    from llamahome_gui.core.runs.events import encode
     from llamahome_gui.core.train import TrainingError, run_training
 
-    run_dir = _shared_run_dir(configs, run_dir)
+    configs = plan.configs
+    run_dir = _shared_run_dir(plan, run_dir)
     if rank == 0:
-        write_run_config(run_dir, configs)
         print(f"run folder: {run_dir}", file=human, flush=True)
     listeners = []
     if rank == 0:
         show_bar = configs["monitoring"].visualization.progress_bars and human.isatty()
         listeners.append(ProgressDisplay(human, bar=show_bar))
         if args.events == "-":
-            listeners.append(lambda e: print(json.dumps(e), file=sys.stdout, flush=True))
+            listeners.append(lambda e: print(encode(e), file=sys.stdout, flush=True))
     resume = args.resume
     if resume is not None:
         from llamahome_gui.core.runs import latest_checkpoint

@@ -21,7 +21,6 @@ from llamahome_gui.config.manager import atomic_write
 from llamahome_gui.config.schema import COMPONENTS, Component
 
 RUN_CONFIG = "run.toml"
-EVENTS_FILE = "events.jsonl"
 METRICS_FILE = "metrics.csv"
 CHECKPOINTS_DIR = "checkpoints"
 ADAPTER_DIR = "adapter"
