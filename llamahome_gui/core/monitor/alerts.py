@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from llamahome_gui.core.monitor.sample import Sample
 
-
 # one metric announces at most one alert per this many seconds
 REPEAT_AFTER_S = 300.0
 
