@@ -149,11 +149,13 @@ class MonitorPage(QWidget):
     def _build_host_graphs(self) -> None:
         cpu = ResourcePlotWidget("cpu", "CPU use", "%", y_range=(0, 100))
         cpu.add_curve("cpu_percent", COLOURS["cpu"], label="all cores", fill=True).setZValue(10)
+        cpu.add_curve("app_cpu_percent", COLOURS["app"], label="this app + trainer", width=1)
         self._place(cpu)
         ram = ResourcePlotWidget("ram", "Memory", "GiB", y_range=None)
         ram.add_curve("ram_used_bytes", COLOURS["ram"], label="RAM used", scale=GIB, fill=True)
         ram.add_curve("watched_rss_bytes", COLOURS["watched"], label="trainer", scale=GIB)
-        ram.add_curve("app_rss_bytes", COLOURS["app"], label="this app", scale=GIB, width=1)
+        ram.add_curve("app_private_bytes", COLOURS["app"], label="this app (private)", scale=GIB,
+                      width=1)
         self._place(ram)
 
     def _build_core_curves(self, count: int) -> None:
@@ -198,13 +200,20 @@ class MonitorPage(QWidget):
                                      f"{len(s.cpu_per_core)} cores, busiest {busiest:.0f} %")
         self.graphs["cpu"].set_line("limit", limits.cpu * 100, f"limit {limits.cpu * 100:.0f} %")
         watched = sum(s.watched_rss_bytes.values())
-        detail = f"of {_size(s.ram_total_bytes)} ({s.ram_percent:.0f} %)\nthis app {_size(s.app_rss_bytes)}"
+        # used = total - available; file-backed pages count as available, so the app is
+        # shown by its private memory (the part inside "used"), its RSS in the tooltip
+        detail = (f"used of {_size(s.ram_total_bytes)} ({s.ram_percent:.0f} %)\n"
+                  f"this app {_size(s.app_private_bytes)} private")
         if s.watched_rss_bytes:
             detail += f"\ntrainer {_size(watched)}"
         if s.swap_total_bytes:
             detail += f"\nswap {_size(s.swap_used_bytes)}"
         ram = self.graphs["ram"]
         ram.set_value(f"{s.ram_used_bytes / GIB:.1f} GiB", detail)
+        ram.setToolTip(f"Used = total − available (all programs). This app: "
+                       f"{_size(s.app_private_bytes)} private, {_size(s.app_rss_bytes)} resident "
+                       "counting mapped libraries and model files; trainer: resident, with its "
+                       "children.")
         ram.set_line("total", s.ram_total_bytes / GIB, f"total {_size(s.ram_total_bytes)}",
                      colour="#94a3b8", position=0.55)
         ram.set_line("limit", limits.memory * s.ram_total_bytes / GIB,

@@ -73,8 +73,8 @@ class ResourceStripWidget(QWidget):
         self.sparks["cpu"].set_values(history.get("cpu_percent", since)[1], 100.0)
         self.labels["ram"].setText(f"RAM {s.ram_used_bytes / GIB:.1f}/{s.ram_total_bytes / GIB:.0f} GiB")
         self.sparks["ram"].set_values(history.get("ram_used_bytes", since)[1], s.ram_total_bytes)
-        self.labels["ram"].setToolTip(f"RAM used {s.ram_percent:.0f} %; this app "
-                                      f"{s.app_rss_bytes / GIB:.2f} GiB")
+        self.labels["ram"].setToolTip(f"RAM used by all programs {s.ram_percent:.0f} %; this "
+                                      f"app {s.app_private_bytes / GIB:.2f} GiB private")
         gpu = next((g for g in s.gpus if g.memory_total_bytes), None)
         if gpu is None:
             self.labels["gpu"].setText("GPU –")
