@@ -107,8 +107,14 @@ class ConfigManager:
                 name = path.name.removesuffix("_config.toml")
                 try:
                     models[name] = model_from_schema(path, name)
+                    continue
                 except (SchemaFileError, ConfigError) as exc:
                     issues.extend(exc.issues)
+                except Exception as exc:  # noqa: BLE001 - one bad file never stops the app
+                    issues.append(Issue(f"cannot be used as a schema ({type(exc).__name__}: "
+                                        f"{exc})", file=display_path(path)))
+                issues.append(Issue(f"the {name} component is left out until this schema "
+                                    "file is fixed", file=display_path(path)))
             self._dynamic = (stamp, models, issues)
         return self._dynamic[1], self._dynamic[2]
 
