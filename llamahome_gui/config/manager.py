@@ -346,6 +346,23 @@ class ConfigManager:
     def describe(self) -> str:
         return display_path(self.config_dir)
 
+    # -- trust ----------------------------------------------------------------------------
+    @property
+    def is_users_own(self) -> bool:
+        """Whether this is the user's own config folder (not a ``./config`` found in the
+        working folder, nor one named on the command line): only its settings that run code
+        (``trust_remote_code``) are taken as the user's choice."""
+        try:
+            return self.config_dir.resolve() == paths.user_config_dir().resolve()
+        except OSError:
+            return False
+
+    def origin_note(self) -> str:
+        """One line naming the folder in use when it is not the user's own ("" when it is)."""
+        if self.is_users_own:
+            return ""
+        return f"using config folder {display_path(self.config_dir)} (not your own config folder)"
+
 
 def _flatten(values: Mapping[str, Any], leaf: Mapping[str, Any], prefix: str = ""
              ) -> dict[str, Any]:

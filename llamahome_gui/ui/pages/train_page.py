@@ -237,6 +237,8 @@ class TrainPage(QWidget):
         data_name = dataset_file(configs["training"].training.dataset_path).stem
         run_dir = new_run_dir(configs["training"].training.output_dir, f"{model_name}-{data_name}")
         write_run_config(run_dir, configs)
+        if configs["model"].model.trust_remote_code:  # chosen in the forms the user sees
+            extra.append("--trust-remote-code")
         self.progress.begin(run_dir)
         # run.toml is the config (what the forms show); the trainer reads it from the run folder
         self.worker.start(run_dir, extra_args=extra)
