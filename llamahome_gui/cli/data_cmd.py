@@ -56,7 +56,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """What the config says, with the command line laid over it."""
     from llamahome_gui import paths
     from llamahome_gui.config.manager import ConfigManager
-
     from llamahome_gui.core.models.loading import remote_code_allowed
 
     manager = ConfigManager(args.config_dir)
