@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print the memory the run needs next to what the machine has, and exit")
     p.add_argument("--force", action="store_true",
                    help="train even when the memory estimate says the run will not fit")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the Python code the model folder ships (only for models you "
+                   "trust); a run.toml or ./config setting it is ignored without this flag")
     p.set_defaults(func=run)
 
 
@@ -47,8 +50,8 @@ def load_plan(args: argparse.Namespace) -> tuple[Any, Path | None]:
     """(plan, run_dir): the configs from --resume's or --run-dir's run.toml, else the config
     folder, with the --set overrides laid over them (core's run plan: the window's too)."""
     from llamahome_gui.config.manager import ConfigManager
-    from llamahome_gui.core.runs import RUN_CONFIG, read_run_config
-    from llamahome_gui.core.runs.plan import apply_overrides, plan_from_configs, plan_run
+    from llamahome_gui.core.runs import RUN_COMPONENTS, RUN_CONFIG, read_run_config
+    from llamahome_gui.core.runs.plan import apply_overrides, plan_from_configs
 
     run_dir = args.run_dir or args.resume
     snapshot = None
@@ -59,10 +62,35 @@ def load_plan(args: argparse.Namespace) -> tuple[Any, Path | None]:
     elif args.run_dir is not None and args.config_dir is None and (args.run_dir / RUN_CONFIG).is_file():
         snapshot = args.run_dir
     if snapshot is not None:
-        return plan_from_configs(apply_overrides(read_run_config(snapshot), args.overrides)), run_dir
-    if args.config_dir is not None and not args.config_dir.is_dir():
-        raise ValueError(f"--config-dir {args.config_dir} does not exist")
-    return plan_run(ConfigManager(args.config_dir).load, args.overrides), run_dir
+        configs: dict[str, Any] = read_run_config(snapshot)
+        source, trusted = str(snapshot / RUN_CONFIG), False
+    else:
+        if args.config_dir is not None and not args.config_dir.is_dir():
+            raise ValueError(f"--config-dir {args.config_dir} does not exist")
+        manager = ConfigManager(args.config_dir)
+        if manager.origin_note():
+            print(manager.origin_note(), file=sys.stderr)
+        configs = {name: manager.load(name) for name in RUN_COMPONENTS}
+        source, trusted = str(manager.path("model")), manager.is_users_own
+    configs = _remote_code_choice(configs, getattr(args, "trust_remote_code", False), trusted,
+                                  source)
+    return plan_from_configs(apply_overrides(configs, args.overrides)), run_dir
+
+
+def _remote_code_choice(configs: dict[str, Any], flag: bool, trusted: bool,
+                        source: str) -> dict[str, Any]:
+    """trust_remote_code only by the user's explicit choice (see remote_code_allowed)."""
+    from llamahome_gui.core.models.loading import remote_code_allowed
+
+    model = configs["model"]
+    allowed, note = remote_code_allowed(model.model.trust_remote_code, flag=flag,
+                                        trusted_source=trusted, source=source)
+    if note:
+        print(note, file=sys.stderr)
+    if allowed == model.model.trust_remote_code:
+        return configs
+    section = model.model.model_copy(update={"trust_remote_code": allowed})
+    return {**configs, "model": model.model_copy(update={"model": section})}
 
 
 # ---------------------------------------------------------------- helpers

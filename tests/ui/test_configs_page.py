@@ -285,3 +285,19 @@ def test_broken_files_are_shown_not_hidden_and_reload_when_fixed(qtbot, config_d
     qtbot.waitUntil(lambda: banner.isHidden(), timeout=5000)
     assert not win.findChild(QSpinBox, "training.lora.r").isReadOnly()
     dispose(win)
+
+
+def test_broken_user_schema_file_is_shown_and_the_other_forms_work(qtbot, config_dir):
+    (config_dir / "schemas" / "mine_config.toml").write_text(
+        'model_config = { type = "int", default = 1, description = "x" }\n', encoding="utf-8")
+    win = open_window(config_dir)
+    page = win.ctx.page("configs")
+    assert not page.schema_problems.isHidden()
+    text = page.schema_problems.text()
+    assert "mine_config.toml:1: model_config: the name model_config is reserved" in text
+    assert "mine" not in page.forms and "training" in page.forms
+    rank = win.findChild(QSpinBox, "training.lora.r")
+    rank.setValue(20)
+    win.save_all()
+    assert "r = 20" in (config_dir / "training_config.toml").read_text(encoding="utf-8")
+    dispose(win)

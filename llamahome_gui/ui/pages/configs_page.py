@@ -155,6 +155,16 @@ class ConfigsPage(QWidget):
         banner_layout.addWidget(keep_button)
         self.banner.hide()
 
+        # schema files that could not become a component: said here, the rest works
+        problems = ctx.config.schema_issues()
+        self.schema_problems = QLabel("Schema file problems (fix them to get these forms):\n"
+                                      + "\n".join(str(i) for i in problems))
+        self.schema_problems.setObjectName("config.schema_problems")
+        self.schema_problems.setWordWrap(True)
+        self.schema_problems.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.schema_problems.setVisible(bool(problems))
+
         self.tabs = QTabWidget()
         self.tabs.setObjectName("config.tabs")
         self.tabs.setDocumentMode(True)
@@ -194,6 +204,7 @@ class ConfigsPage(QWidget):
         layout.addWidget(subtitle)
         layout.addLayout(bar)
         layout.addWidget(self.banner)
+        layout.addWidget(self.schema_problems)
         layout.addWidget(self.splitter, 1)
 
         self._diff_timer = QTimer(self)

@@ -218,11 +218,14 @@ class TrainPage(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return None
             extra.append("--force")  # the user was warned; the trainer would refuse again
+        plan = self.run_plan()
         try:
-            run_dir = self.run_plan().create()
+            run_dir = plan.create()
         except OSError as exc:
             QMessageBox.warning(self, "Cannot create the run folder", str(exc))
             return None
+        if plan.configs["model"].model.trust_remote_code:  # chosen in the forms the user sees
+            extra.append("--trust-remote-code")
         self.progress.begin(run_dir)
         # run.toml is the config (what the forms show); the trainer reads it from the run folder
         self.worker.start(run_dir, extra_args=extra)
