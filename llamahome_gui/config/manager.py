@@ -161,9 +161,6 @@ class ConfigManager:
             raise ConfigValidationError(checked.errors)
         return checked.model  # type: ignore[return-value]
 
-    def load_all(self) -> dict[str, Component]:
-        return {name: self.load(name) for name in self.components()}
-
     def validate_all(self, *, env: Mapping[str, str] | None = None
                      ) -> tuple[list[Issue], list[Issue]]:
         """Every error and warning of every file, schema file and environment variable."""

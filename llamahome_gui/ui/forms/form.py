@@ -26,10 +26,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.config.introspect import FieldSpec, humanize, section_specs
 from llamahome_gui.ui.forms.editors import format_scientific
 from llamahome_gui.ui.forms.registry import REGISTRY, EditorRegistry, choices_of
 from llamahome_gui.ui.state import ConfigState, ConfigStateError
-from llamahome_gui.ui.state_support import FieldSpec, humanize, section_specs
 
 _WIDE = ("path", "strlist", "text", "checklist", "toml")
 _MEDIUM = ("line", "size", "numberlist")

@@ -1,6 +1,6 @@
 """The Monitor page: rolling CPU, RAM and per-GPU graphs with the current values shown large.
 
-Data comes from the app's one ``MonitorService`` (``shared_monitor``); this page only draws.
+Data comes from the app's one ``MonitorService`` (``ctx.monitor``); this page only draws.
 Graphs redraw on each sample while the page is visible and not paused; the range selector
 picks the window (1 min / 10 min / 1 h) read from the ring buffers. Alerts and monitor
 problems go to the log list at the bottom; nothing here is modal except the export file
@@ -29,8 +29,9 @@ from PyQt6.QtWidgets import (
 from llamahome_gui.core.monitor.alerts import Alert
 from llamahome_gui.core.monitor.sample import Sample
 from llamahome_gui.core.monitor.store import RowWriter
+from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.resource_plot import COLOURS, ResourcePlotWidget
-from llamahome_gui.workers.monitor_worker import MonitorService, shared_monitor
+from llamahome_gui.workers.monitor_worker import MonitorService
 
 RANGES: tuple[tuple[str, int], ...] = (("1 min", 60), ("10 min", 600), ("1 h", 3600))
 GIB = 2**30
@@ -43,17 +44,19 @@ GPU_COLOURS = ("#22c55e", "#3b82f6", "#eab308", "#a855f7", "#f97316", "#14b8a6",
 RANGE_SETTING = "monitor/range_s"
 
 
-def _saved_range(ctx: Any) -> int:
+def _saved_range(ctx: AppContext | None) -> int:
     """The range the user picked last time (QSettings), else 1 min."""
+    if ctx is None:
+        return 60
     try:
         value = int(ctx.settings.value(RANGE_SETTING, 60))
-    except (AttributeError, TypeError, ValueError):
+    except (TypeError, ValueError):
         return 60
     return value if value in dict(RANGES).values() else 60
 
 
-def create_page(ctx: Any) -> QWidget:
-    return MonitorPage(shared_monitor(ctx), ctx)
+def create_page(ctx: AppContext) -> QWidget:
+    return MonitorPage(ctx.monitor, ctx)
 
 
 def _size(n: float) -> str:
@@ -61,7 +64,7 @@ def _size(n: float) -> str:
 
 
 class MonitorPage(QWidget):
-    def __init__(self, service: MonitorService, ctx: Any = None,
+    def __init__(self, service: MonitorService, ctx: AppContext | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("page.monitor")
@@ -133,9 +136,8 @@ class MonitorPage(QWidget):
         service.alert_raised.connect(self._on_service_alert)
         service.alert_cleared.connect(self._on_service_alert)
         service.problem_reported.connect(self._on_service_problem_reported)
-        theme = getattr(ctx, "theme", None)
-        if theme is not None and hasattr(theme, "changed"):
-            theme.changed.connect(self._on_theme_changed)
+        if ctx is not None:
+            ctx.theme.changed.connect(self._on_theme_changed)
         if service.latest is not None:
             self._on_service_sampled(service.latest)
 
@@ -304,9 +306,8 @@ class MonitorPage(QWidget):
 
     def _on_range_group_clicked(self, seconds: int) -> None:
         self.range_s = seconds
-        settings = getattr(self.ctx, "settings", None)
-        if settings is not None:
-            settings.setValue(RANGE_SETTING, seconds)
+        if self.ctx is not None:
+            self.ctx.settings.setValue(RANGE_SETTING, seconds)
         self.redraw()
 
     def _on_pause_button_toggled(self, paused: bool) -> None:

@@ -7,7 +7,6 @@ plus a two-minute sparkline, on every page. It is also where resource alerts rea
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QMouseEvent
@@ -15,20 +14,21 @@ from PyQt6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from llamahome_gui.core.monitor.alerts import Alert
 from llamahome_gui.core.monitor.sample import Sample
+from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.resource_plot import COLOURS
 from llamahome_gui.ui.widgets.sparkline_plot import SparklinePlotWidget
-from llamahome_gui.workers.monitor_worker import MonitorService, shared_monitor
+from llamahome_gui.workers.monitor_worker import MonitorService
 
 GIB = 2**30
 SPARK_SECONDS = 120
 
 
-def create_strip(ctx: Any) -> QWidget:
-    return ResourceStripWidget(shared_monitor(ctx), ctx)
+def create_strip(ctx: AppContext) -> QWidget:
+    return ResourceStripWidget(ctx.monitor, ctx)
 
 
 class ResourceStripWidget(QWidget):
-    def __init__(self, service: MonitorService, ctx: Any = None,
+    def __init__(self, service: MonitorService, ctx: AppContext | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("monitor.strip")
@@ -118,7 +118,6 @@ class ResourceStripWidget(QWidget):
             self.ctx.show_status(f"Resource monitor: {text}", 15000)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
-        navigate = getattr(self.ctx, "navigate", None)
-        if navigate is not None and event.button() == Qt.MouseButton.LeftButton:
-            navigate("monitor")
+        if self.ctx is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.ctx.navigate("monitor")
         super().mouseReleaseEvent(event)
