@@ -17,15 +17,32 @@ from __future__ import annotations
 
 import importlib
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PyQt6.QtCore import QObject, QTimer
+from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QWidget
 
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.main_window import MainWindow
+
+
+class _FirstPaint(QObject):
+    """Calls ``then`` once, after ``widget``'s first paint event."""
+
+    def __init__(self, widget: QWidget, then: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._then = then
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Paint and self._then is not None:
+            then, self._then = self._then, None
+            obj.removeEventFilter(self)
+            then()
+        return False
 
 
 @dataclass(frozen=True)
@@ -80,10 +97,11 @@ class PageHost(QObject):
         return self.ctx
 
     def start(self) -> None:
-        """Build the page on screen now; the strip and the preloaded pages in later turns."""
-        self.build(self.window.current_page())
+        """Build the page on screen now; the strip and the preloaded pages once it has been
+        painted, one per event-loop turn."""
+        page = self.build(self.window.current_page())
         self._pending = ["<strip>", *(k for k, s in self.pages.items() if s.preload)]
-        QTimer.singleShot(0, self._build_next)
+        self._after_first_paint = _FirstPaint(page, lambda: QTimer.singleShot(0, self._build_next))
 
     def build_all(self) -> None:
         """Every page and the strip now (tests and screenshots)."""
