@@ -148,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             print(f"llamahome-gui: cannot open the window: {exc}", file=sys.stderr)
             return 1
-        return _screenshot(app, window, args.screenshot)
+        code = _screenshot(app, window, args.screenshot)
+        from llamahome_gui.workers.run_task import drain_tasks
+
+        drain_tasks()  # no app.exec(), so no aboutToQuit: wait for background checks here
+        return code
     host = open_main_window(args.config_dir, appearance=args.appearance, start_page=args.tab)
     _close_on_sigint(host.window)
     return app.exec()

@@ -202,3 +202,21 @@ def test_a_page_asks_another_through_the_context(qtbot, config_dir, light_pages)
         window.ctx.request_chat_with_adapter("/runs/x/adapter")
     assert request.args == ["/runs/x/adapter"]
     assert window.current_page() == "chat" and type(window.page_widget("chat")) is not QWidget
+
+
+def test_screenshot_of_the_train_page_exits_cleanly(tmp_path, config_dir, starter_model_dir):
+    """The Train page estimates memory in a pool thread that imports torch; the process
+    waits for it instead of exiting under a half-imported torch (17 'Exception ignored')."""
+    from llamahome_gui.config.manager import ConfigManager
+
+    ConfigManager(config_dir).update("model", {"model.path": str(starter_model_dir)})
+    png = tmp_path / "train.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "llamahome_gui", "--config-dir", str(config_dir), "--tab", "train",
+         "--screenshot", str(png)],
+        capture_output=True, text=True, timeout=240,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, \
+        proc.stderr[-2000:]
+    assert not QImage(str(png)).isNull()
