@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TextIO
 
-GIB = 2**30
+from llamahome_gui.core.units import GIB
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from llamahome_gui.core.models.info import ModelInfo, human_bytes, model_info
+from llamahome_gui.core.models.info import ModelInfo, model_info
+from llamahome_gui.core.units import fmt_bytes
 
 Verdict = Literal["fits", "tight", "won't fit"]
 
@@ -76,10 +77,10 @@ class MemoryEstimate:
         rows = self.rows()
         width = max(len(label) for label, _ in rows) + 2
         where = "RAM available" if self.device == "cpu" else f"{self.device} memory allowed"
-        lines = [f"{label:<{width}}{human_bytes(value):>12}" for label, value in rows]
+        lines = [f"{label:<{width}}{fmt_bytes(value):>12}" for label, value in rows]
         lines.append("-" * (width + 12))
-        lines.append(f"{'Total needed':<{width}}{human_bytes(self.total):>12}")
-        lines.append(f"{where:<{width}}{human_bytes(self.available):>12}")
+        lines.append(f"{'Total needed':<{width}}{fmt_bytes(self.total):>12}")
+        lines.append(f"{where:<{width}}{fmt_bytes(self.available):>12}")
         share = 100.0 * self.total / self.available if self.available else float("inf")
         lines.append(f"Verdict: {self.verdict} ({share:.0f}% of what is available)")
         if self.verdict != "fits":

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+from llamahome_gui.core.units import fmt_duration
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -62,7 +57,7 @@ class ProgressDisplay:
     def _step(self, e: dict[str, Any]) -> None:
         step, total = int(e.get("step", 0)), max(1, int(e.get("max_steps", 1)))
         stats = (f"loss {_num(e.get('loss'), '.4f')}  lr {_num(e.get('lr'), '.2e')}  "
-                 f"{_num(e.get('tokens_per_s'), '.0f')} tok/s  eta {_duration(e.get('eta_s'))}")
+                 f"{_num(e.get('tokens_per_s'), '.0f')} tok/s  eta {fmt_duration(e.get('eta_s'))}")
         if not self.bar:
             self._line(f"step {step}/{total}  {stats}")
             return

@@ -29,13 +29,12 @@ from PyQt6.QtWidgets import (
 from llamahome_gui.core.monitor.alerts import Alert
 from llamahome_gui.core.monitor.sample import Sample
 from llamahome_gui.core.monitor.store import RowWriter
+from llamahome_gui.core.units import GIB, fmt_bytes, fmt_gib
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.resource_plot import COLOURS, ResourcePlotWidget
 from llamahome_gui.workers.monitor_worker import MonitorService
 
 RANGES: tuple[tuple[str, int], ...] = (("1 min", 60), ("10 min", 600), ("1 h", 3600))
-GIB = 2**30
-MIB = 2**20
 HEADROOM = 1.12  # y axis above a limit line, so its label stays readable
 GPU_COLOURS = ("#22c55e", "#3b82f6", "#eab308", "#a855f7", "#f97316", "#14b8a6", "#ec4899",
                "#64748b")
@@ -57,10 +56,6 @@ def _saved_range(ctx: AppContext | None) -> int:
 
 def create_page(ctx: AppContext) -> QWidget:
     return MonitorPage(ctx.monitor, ctx)
-
-
-def _size(n: float) -> str:
-    return f"{n / GIB:.1f} GiB" if n >= GIB else f"{n / MIB:.0f} MiB"
 
 
 class MonitorPage(QWidget):
@@ -200,14 +195,14 @@ class MonitorPage(QWidget):
                                      f"{len(s.cpu_per_core)} cores, busiest {busiest:.0f} %")
         self.graphs["cpu"].set_line("limit", limits.cpu * 100, f"limit {limits.cpu * 100:.0f} %")
         watched = sum(s.watched_rss_bytes.values())
-        detail = f"of {_size(s.ram_total_bytes)} ({s.ram_percent:.0f} %)\nthis app {_size(s.app_rss_bytes)}"
+        detail = f"of {fmt_bytes(s.ram_total_bytes)} ({s.ram_percent:.0f} %)\nthis app {fmt_bytes(s.app_rss_bytes)}"
         if s.watched_rss_bytes:
-            detail += f"\ntrainer {_size(watched)}"
+            detail += f"\ntrainer {fmt_bytes(watched)}"
         if s.swap_total_bytes:
-            detail += f"\nswap {_size(s.swap_used_bytes)}"
+            detail += f"\nswap {fmt_bytes(s.swap_used_bytes)}"
         ram = self.graphs["ram"]
-        ram.set_value(f"{s.ram_used_bytes / GIB:.1f} GiB", detail)
-        ram.set_line("total", s.ram_total_bytes / GIB, f"total {_size(s.ram_total_bytes)}",
+        ram.set_value(fmt_gib(s.ram_used_bytes), detail)
+        ram.set_line("total", s.ram_total_bytes / GIB, f"total {fmt_bytes(s.ram_total_bytes)}",
                      colour="#94a3b8", position=0.55)
         ram.set_line("limit", limits.memory * s.ram_total_bytes / GIB,
                      f"limit {limits.memory * 100:.0f} %")
@@ -243,7 +238,7 @@ class MonitorPage(QWidget):
         procs = sorted((p for g in gpus for p in g.processes if p.used_memory_bytes),
                        key=lambda p: -(p.used_memory_bytes or 0))
         if procs:
-            detail += "\n" + "\n".join(f"{p.name or f'pid {p.pid}'} {_size(p.used_memory_bytes or 0)}"
+            detail += "\n" + "\n".join(f"{p.name or f'pid {p.pid}'} {fmt_bytes(p.used_memory_bytes or 0)}"
                                          for p in procs[:3])
         mem.set_value(big("{:.1f} GiB", used), detail)
         mem.set_y_max(top * HEADROOM)

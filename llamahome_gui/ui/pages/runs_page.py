@@ -28,9 +28,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.core.units import fmt_duration
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.run_compare import RunDetailsPanel
-from llamahome_gui.ui.widgets.train_progress import fmt_duration, fmt_loss
+from llamahome_gui.ui.widgets.train_progress import fmt_loss
 
 COLUMNS = ("Status", "Started", "Model", "Dataset", "Steps", "Final loss", "Duration", "Folder")
 STATUS_COLOURS = {"running": "#2563eb", "done": "#16a34a", "stopped": "#d97706",

@@ -25,11 +25,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.core.units import fmt_duration
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.train_dataset import DATASET_KEYS, TrainDatasetPanel, dataset_file
 from llamahome_gui.ui.widgets.train_memory import TrainMemoryWidget
 from llamahome_gui.ui.widgets.train_model import TrainModelPanel, starter_folder
-from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_duration, fmt_loss
+from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_loss
 from llamahome_gui.workers.run_events import (
     RunFailed,
     RunFinished,

@@ -14,12 +14,12 @@ from PyQt6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from llamahome_gui.core.monitor.alerts import Alert
 from llamahome_gui.core.monitor.sample import Sample
+from llamahome_gui.core.units import GIB
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.resource_plot import COLOURS
 from llamahome_gui.ui.widgets.sparkline_plot import SparklinePlotWidget
 from llamahome_gui.workers.monitor_worker import MonitorService
 
-GIB = 2**30
 SPARK_SECONDS = 120
 
 
