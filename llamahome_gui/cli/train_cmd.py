@@ -136,7 +136,9 @@ def _estimate(configs: dict[str, Any], out: TextIO) -> Any:
     t = configs["training"]
     return estimate_training_memory(
         folder, t.training, t.lora, pick_device(m.device), dtype=m.dtype,
-        quantization=m.quantization, memory_fraction=configs["resource"].gpu.memory_fraction)
+        quantization=m.quantization, memory_fraction=configs["resource"].gpu.memory_fraction,
+        max_batch_size=configs["model"].resources.max_batch_size,
+        min_gpu_memory=configs["model"].resources.min_gpu_memory)
 
 
 def _run_name(configs: dict[str, Any]) -> str:

@@ -112,6 +112,7 @@ class MonitorService(QObject):
             return
         self.loop.alerts.set_limits(Thresholds.from_config(resource, monitoring))
         self.loop.interval = resource.monitor.check_interval
+        self.loop.sampler.devices = frozenset(resource.gpu.cuda_devices)
 
     def _on_state_saved(self, component: str, *_: object) -> None:
         self.reload_config(component)

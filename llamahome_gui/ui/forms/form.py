@@ -98,7 +98,10 @@ class FieldRow(QWidget):
         self.editor.setToolTip(tip)
         self.editor.setAccessibleName(self.spec.title)
         self.editor.setAccessibleDescription(self.spec.description)
-        self.label = QLabel(self.spec.title, self)
+        # a field no code acts on says so where it is read, not only in its tooltip
+        title = f"{self.spec.title} <i>(informational)</i>" if self.spec.informational \
+            else self.spec.title
+        self.label = QLabel(title, self)
         self.label.setObjectName(f"{key_path}.label")
         self.label.setProperty("fieldLabel", True)
         self.label.setToolTip(tip)

@@ -58,7 +58,9 @@ def estimate_memory(model_dir: Path, configs: dict[str, Any]) -> Any:
     return estimate_training_memory(
         model_dir, configs["training"].training, configs["training"].lora,
         device if device == "cpu" else pick_device(device), dtype=model.dtype, quantization=model.quantization,
-        memory_fraction=configs["resource"].gpu.memory_fraction)
+        memory_fraction=configs["resource"].gpu.memory_fraction,
+        max_batch_size=configs["model"].resources.max_batch_size,
+        min_gpu_memory=configs["model"].resources.min_gpu_memory)
 
 
 class TrainPage(QWidget):

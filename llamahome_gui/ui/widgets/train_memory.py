@@ -54,10 +54,10 @@ class TrainMemoryWidget(QWidget):
         self.bar.setFormat(f"{fmt_bytes(total)} of {fmt_bytes(available)}"
                            + (f" ({device})" if device else ""))
         self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
-        table = estimate.table() if hasattr(estimate, "table") else ""
-        self.setToolTip(f"<pre>{table}</pre>" if table else "")
-        self.detail.setText(f"About {fmt_bytes(total)} needed, {fmt_bytes(available)} available "
-                            "(hover for the breakdown).")
+        self.setToolTip(f"<pre>{estimate.table()}</pre>")
+        problems = "\n".join(f"Not allowed: {p}" for p in estimate.problems)
+        self.detail.setText(problems or f"About {fmt_bytes(total)} needed, {fmt_bytes(available)}"
+                            " available (hover for the breakdown).")
 
     def set_error(self, message: str) -> None:
         self.verdict = ""
