@@ -194,6 +194,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from llamahome_gui.core.train import TrainingError
+    from llamahome_gui.core.train.gpu_env import apply_gpu_env
+
+    chosen = apply_gpu_env(configs["resource"].gpu).get("CUDA_VISIBLE_DEVICES")
+    if chosen and rank == 0:
+        print(f"GPUs {chosen} (resource.gpu.cuda_devices; CUDA_VISIBLE_DEVICES={chosen})",
+              file=human, flush=True)
 
     try:
         if args.estimate or not args.force:
