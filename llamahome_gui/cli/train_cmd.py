@@ -242,7 +242,8 @@ def _train(args: argparse.Namespace, configs: dict[str, Any], run_dir: Path | No
     listeners = []
     if rank == 0:
         show_bar = configs["monitoring"].visualization.progress_bars and human.isatty()
-        listeners.append(ProgressDisplay(human, bar=show_bar))
+        listeners.append(ProgressDisplay(human, bar=show_bar,
+                                         every=configs["monitoring"].logging.log_interval))
         if args.events == "-":
             listeners.append(lambda e: print(json.dumps(e), file=sys.stdout, flush=True))
     resume = args.resume

@@ -17,6 +17,8 @@ the window open), ``ctx.window.close_accepted`` (stop workers),
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from llamahome_gui.ui.theme import ThemeManager
     from llamahome_gui.workers.monitor_worker import MonitorService
 
+log = logging.getLogger(__name__)
 
 class AppContext(QObject):
     """Shared handles and cross-page requests; made once per window by ``llamahome_gui.app``."""
@@ -100,3 +103,29 @@ class AppContext(QObject):
         """A desktop notification where a system tray exists, else a status-bar message."""
         if self.window is not None:
             self.window.notify(title, text)
+
+    def alert_backend(self, *, run_error: bool = False) -> str:
+        """Where an alert goes, from ``monitoring.alerts``: desktop, statusbar, log, console
+        or none; a failed run with ``alert_on_error`` off goes to the status bar only."""
+        try:
+            alerts = self.config.load("monitoring").alerts
+        except Exception:  # noqa: BLE001 - a broken file must not hide an alert
+            return "statusbar"
+        if not alerts.enabled:
+            return "none"
+        if run_error and not alerts.alert_on_error:
+            return "statusbar"
+        return alerts.notification_backend
+
+    def alert(self, title: str, text: str, *, run_error: bool = False) -> str:
+        """Tell the user something went wrong, where ``monitoring.alerts`` says; the app's
+        log file always gets it. Returns the backend used."""
+        log.warning("%s: %s", title, text)
+        backend = self.alert_backend(run_error=run_error)
+        if backend == "desktop":
+            self.notify(title, text)
+        elif backend == "statusbar":
+            self.show_status(f"\u26a0 {title}: {text}", 15000)
+        elif backend == "console":
+            print(f"{title}: {text}", file=sys.stderr, flush=True)
+        return backend

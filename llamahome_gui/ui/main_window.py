@@ -9,6 +9,7 @@ remembered between sessions: geometry, window state, last page and appearance.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,8 @@ from llamahome_gui.ui.theme import APP_ICON, MODES, ThemeManager, app_icon
 
 if TYPE_CHECKING:
     from llamahome_gui.ui.context import AppContext
+
+log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
@@ -310,6 +313,7 @@ class MainWindow(QMainWindow):
             return False
         keys = [k for changed in result.values() for k in changed]
         files = ", ".join(state.path(c).name for c, changed in result.items() if changed)
+        log.info("saved %s", ", ".join(keys) or "nothing (the files already held these values)")
         self.ctx.show_status(f"Saved {len(keys)} setting{'s' * (len(keys) != 1)}"
                              + (f" to {files}" if files else ""), 5000)
         return True

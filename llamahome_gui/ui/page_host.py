@@ -16,6 +16,8 @@ A page module provides ``create_page(ctx: AppContext) -> QWidget``; a dialog mod
 from __future__ import annotations
 
 import importlib
+import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ from PyQt6.QtWidgets import QWidget
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.main_window import MainWindow
 
+log = logging.getLogger(__name__)
 
 class _FirstPaint(QObject):
     """Calls ``then`` once, after ``widget``'s first paint event."""
@@ -92,9 +95,22 @@ class PageHost(QObject):
         self.ctx = AppContext(config, state, self.window.settings, self.window.theme,
                               self.window, self.build)
         self.window.attach(self.ctx)
+        self._apply_log_level()
+        state.saved.connect(self._on_state_saved)
+        log.info("window opened on the config folder %s", Path(config.config_dir).resolve())
         self.window.statusBar().showMessage(
             f"Config folder: {Path(config.config_dir).resolve()}", 8000)
         return self.ctx
+
+    def _apply_log_level(self) -> None:
+        from llamahome_gui.core.applog import configure_app_log
+
+        assert self.ctx is not None
+        configure_app_log(str(self.ctx.state.saved_value("monitoring.logging.log_level")))
+
+    def _on_state_saved(self, component: str, _keys: list[str]) -> None:
+        if component == "monitoring":
+            self._apply_log_level()
 
     def start(self) -> None:
         """Build the page on screen now; the strip and the preloaded pages once it has been
@@ -121,11 +137,14 @@ class PageHost(QObject):
         from llamahome_gui.ui.pages.placeholder_page import failed_page
 
         spec = self.pages[key]
+        started = time.perf_counter()
         try:
             page = importlib.import_module(spec.module).create_page(self.ctx)
         except Exception as exc:  # a broken page must not take the window down
             traceback.print_exc()
+            log.exception("the %s page could not be opened", spec.title)
             page = failed_page(spec.title, spec.module, exc)
+        log.debug("%s page built in %.0f ms", spec.title, 1e3 * (time.perf_counter() - started))
         page.setObjectName(page.objectName() or f"page.{key}")
         self._built[key] = page
         self.window.replace_page(key, page)

@@ -15,9 +15,10 @@ def _num(value: Any, fmt: str) -> str:
 class ProgressDisplay:
     """An event listener that prints progress to ``out``."""
 
-    def __init__(self, out: TextIO, *, bar: bool, width: int = 24) -> None:
+    def __init__(self, out: TextIO, *, bar: bool, width: int = 24, every: int = 1) -> None:
         self.out = out
         self.bar = bar
+        self.every = max(1, every)  # plain lines: one per this many steps (and the last)
         self.width = width
         self._open_line = False
 
@@ -59,7 +60,8 @@ class ProgressDisplay:
         stats = (f"loss {_num(e.get('loss'), '.4f')}  lr {_num(e.get('lr'), '.2e')}  "
                  f"{_num(e.get('tokens_per_s'), '.0f')} tok/s  eta {fmt_duration(e.get('eta_s'))}")
         if not self.bar:
-            self._line(f"step {step}/{total}  {stats}")
+            if step % self.every == 0 or step >= total:
+                self._line(f"step {step}/{total}  {stats}")
             return
         filled = int(self.width * step / total)
         bar = "#" * filled + "." * (self.width - filled)

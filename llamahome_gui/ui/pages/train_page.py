@@ -356,7 +356,7 @@ class TrainPage(QWidget):
         self._refresh_runs_page()
 
     def _on_worker_failed(self, event: RunFailed) -> None:
-        self.ctx.notify("Training failed", event.reason)
+        self.ctx.alert("Training failed", event.reason, run_error=True)
         self._refresh_runs_page()
 
     def _refresh_runs_page(self) -> None:

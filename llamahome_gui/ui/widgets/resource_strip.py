@@ -92,25 +92,15 @@ class ResourceStripWidget(QWidget):
                 history.get(f"gpu{gpu.index}_mem_used_bytes", since)[1], gpu.memory_total_bytes)
 
     # ---------------------------------------------------------------- alerts
-    def _backend(self) -> str:
-        try:
-            alerts = self.ctx.config.load("monitoring").alerts
-        except Exception:  # noqa: BLE001 - a broken file must not hide an alert
-            return "statusbar"
-        return alerts.notification_backend if alerts.enabled else "none"
-
     def _on_service_alert_raised(self, alert: Alert) -> None:
         if self.ctx is None or alert in self._shown:
             return
         self._shown.add(alert)
-        backend = self._backend()
-        if backend in ("desktop", "statusbar"):
-            self.ctx.show_status(f"⚠ {alert.message}", 15000)
-        if backend == "desktop":
-            self.ctx.notify("Resource alert", alert.message)
+        if self.ctx.alert("Resource alert", alert.message) == "desktop":
+            self.ctx.show_status(f"⚠ {alert.message}", 15000)  # also where the eye is
 
     def _on_service_alert_cleared(self, alert: Alert) -> None:
-        if self.ctx is not None and self._backend() in ("desktop", "statusbar"):
+        if self.ctx is not None and self.ctx.alert_backend() in ("desktop", "statusbar"):
             self.ctx.show_status(f"✓ {alert.message}", 8000)
 
     def _on_service_problem_reported(self, text: str) -> None:
