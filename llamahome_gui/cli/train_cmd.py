@@ -151,6 +151,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     configs = plan.configs
     from llamahome_gui.core.train import TrainingError
+    from llamahome_gui.core.train.gpu_env import apply_gpu_env
+
+    chosen = apply_gpu_env(configs["resource"].gpu).get("CUDA_VISIBLE_DEVICES")
+    if chosen and rank == 0:
+        print(f"GPUs {chosen} (resource.gpu.cuda_devices; CUDA_VISIBLE_DEVICES={chosen})",
+              file=human, flush=True)
 
     try:
         if args.estimate or not args.force:
@@ -193,7 +199,8 @@ def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
     listeners = []
     if rank == 0:
         show_bar = configs["monitoring"].visualization.progress_bars and human.isatty()
-        listeners.append(ProgressDisplay(human, bar=show_bar))
+        listeners.append(ProgressDisplay(human, bar=show_bar,
+                                         every=configs["monitoring"].logging.log_interval))
         if args.events == "-":
             listeners.append(lambda e: print(encode(e), file=sys.stdout, flush=True))
     resume = args.resume

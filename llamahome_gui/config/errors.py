@@ -96,8 +96,14 @@ class TomlSyntaxError(ConfigError):
         super().__init__([Issue(f"invalid TOML: {reason}", file=where)])
 
 
-class EnvOverrideError(ConfigError):
-    """An environment variable names no key, or several."""
+class ConfigConflictError(ConfigError):
+    """A save would overwrite values someone else changed in the file since it was read.
+
+    ``keys``: the key paths changed on both sides; saving again with ``force`` overwrites."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = list(keys)
+        super().__init__(f"changed on disk since loaded: {', '.join(self.keys)}")
 
 
 class ConfigWriteError(ConfigError):

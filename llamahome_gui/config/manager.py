@@ -159,11 +159,13 @@ class ConfigManager:
         if not state.source.exists:
             checked.warnings.insert(0, Issue("file not found; schema defaults are used",
                                              file=state.where, severity="warning"))
-        if state.migration.changed and state.migration.notes:
+        done = state.migration
+        if done.changed and done.notes:
+            step = f"schema_version {done.from_version} -> {done.to_version} " \
+                if done.from_version != done.to_version else ""
             checked.warnings.append(Issue(
-                f"schema_version {state.migration.from_version} -> {state.migration.to_version} "
-                f"({'; '.join(state.migration.notes)}); written on the next "
-                "save", file=state.where, severity="warning"))
+                f"{step}({'; '.join(done.notes)}); written on the next save",
+                file=state.where, severity="warning"))
         if checked.errors:
             checked.model = None
         return checked
@@ -173,9 +175,6 @@ class ConfigManager:
         if checked.errors or checked.model is None:
             raise ConfigValidationError(checked.errors)
         return checked.model  # type: ignore[return-value]
-
-    def load_all(self) -> dict[str, Component]:
-        return {name: self.load(name) for name in self.components()}
 
     def validate_all(self, *, env: Mapping[str, str] | None = None
                      ) -> tuple[list[Issue], list[Issue]]:

@@ -10,6 +10,7 @@ diff a save would make.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import glob
 import os
@@ -17,6 +18,7 @@ import re
 import stat
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,8 +76,30 @@ def read_text(path: Path) -> TomlText:
     return TomlText(path, text[1:] if bom else text, exists=True, bom=bom)
 
 
+_PARSED: OrderedDict[str, tomlkit.TOMLDocument] = OrderedDict()
+_PARSED_MAX = 32
+_PARSED_LOCK = threading.Lock()
+
+
 def parse(text: str, path: Path | str = "<text>") -> tomlkit.TOMLDocument:
-    """Parse, turning tomlkit's error into one with file, line and column."""
+    """Parse, turning tomlkit's error into one with file, line and column.
+
+    Each text (each version of a file) is parsed once; callers get their own copy to edit
+    (a deep copy costs about a quarter of a parse, and a start reads each file many times)."""
+    with _PARSED_LOCK:
+        cached = _PARSED.get(text)
+        if cached is not None:
+            _PARSED.move_to_end(text)
+    if cached is None:
+        cached = _parse(text, path)
+        with _PARSED_LOCK:
+            _PARSED[text] = cached
+            while len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
+    return copy.deepcopy(cached)
+
+
+def _parse(text: str, path: Path | str) -> tomlkit.TOMLDocument:
     try:
         return tomlkit.parse(text)
     except ParseError as exc:
@@ -115,8 +139,8 @@ def locate(text: str, parts: Sequence[str]) -> tuple[int, int] | None:
     works for dotted keys, inline tables and out-of-order tables alike.
     """
     try:
-        doc = tomlkit.parse(text)
-    except Exception:
+        doc = parse(text)
+    except ConfigError:
         return None
     node: Any = doc
     for part in parts[:-1]:

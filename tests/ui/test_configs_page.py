@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import QApplication, QDoubleSpinBox, QMessageBox, QPushButt
 
 from llamahome_gui import app as app_module
 from llamahome_gui.app import build_main_window
+from llamahome_gui.config.errors import ConfigConflictError
 from llamahome_gui.ui.state import ConfigStateError
 
 
@@ -139,8 +140,9 @@ def test_external_change_never_overwrites_unsaved_edits_silently(qtbot, window, 
     qtbot.waitUntil(lambda: not page.banner.isHidden(), timeout=5000)
     assert "training_config.toml" in page.banner_label.text()
     assert window.findChild(QSpinBox, "training.lora.r").value() == 40      # edit kept
-    with pytest.raises(ConfigStateError, match="changed on disk"):
+    with pytest.raises(ConfigConflictError) as conflict:
         window.ctx.state.save()
+    assert conflict.value.keys == ["training.lora.r"]
     assert "r = 8" in path.read_text(encoding="utf-8")
     page.findChild(QPushButton, "config.banner.reload").click()
     assert window.findChild(QSpinBox, "training.lora.r").value() == 8

@@ -203,7 +203,7 @@ def test_memory_gauge_follows_the_settings_and_start_warns_when_it_wont_fit(
     page = window.ctx.page("train")
     qtbot.waitUntil(lambda: page.memory.verdict == "fits", timeout=120_000)
     small = page.memory.bar.format()
-    assert " of " in small and ("GB" in small or "MB" in small)
+    assert " of " in small and ("GiB" in small or "MiB" in small)   # as in the tooltip
     window.ctx.state.set_values({"training.training.per_device_train_batch_size": 1024,
                                  "training.training.max_seq_length": 131072})
     qtbot.waitUntil(lambda: page.memory.verdict == "won't fit", timeout=120_000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterable
 from types import ModuleType
 
 import psutil
@@ -33,13 +34,15 @@ def shared_nvml_reader() -> NvmlReader:
 class ResourceSampler:
     """Reads CPU, memory, the app's and watched processes' RSS, and every NVIDIA GPU."""
 
-    def __init__(self, nvml: ModuleType | NvmlReader | None = None, *, gpus: bool = True) -> None:
+    def __init__(self, nvml: ModuleType | NvmlReader | None = None, *, gpus: bool = True,
+                 devices: Iterable[int] = ()) -> None:
         if isinstance(nvml, NvmlReader):
             self.gpu_reader: NvmlReader | None = nvml
         elif nvml is not None:
             self.gpu_reader = NvmlReader(nvml)
         else:
             self.gpu_reader = shared_nvml_reader() if gpus else None
+        self.devices = frozenset(devices)  # GPU indices to report; empty = every GPU
         self._me = psutil.Process(os.getpid())
         self._watched: dict[int, psutil.Process] = {}
         # every process whose CPU time counts as the app's own, kept between samples
@@ -129,6 +132,8 @@ class ResourceSampler:
         except psutil.Error:
             app_rss = app_private = 0
         gpus, gpu_error = self.gpu_reader.read() if self.gpu_reader else ([], "GPU reading off")
+        if self.devices:  # resource.gpu.cuda_devices: only the GPUs the runs may use
+            gpus = [g for g in gpus if g.index in self.devices]
         watched = self._watched_rss()
         return Sample(
             time=now,

@@ -171,4 +171,6 @@ def estimate_memory(configs: Mapping[str, Component], model_dir: Path) -> Any:
     return estimate_training_memory(
         model_dir, configs["training"].training, configs["training"].lora,
         estimate_device(model), dtype=model.dtype, quantization=model.quantization,
-        memory_fraction=configs["resource"].gpu.memory_fraction)
+        memory_fraction=configs["resource"].gpu.memory_fraction,
+        max_batch_size=configs["model"].resources.max_batch_size,
+        min_gpu_memory=configs["model"].resources.min_gpu_memory)

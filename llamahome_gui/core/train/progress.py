@@ -15,13 +15,7 @@ from llamahome_gui.core.runs.events import (
     StatusReported,
     StepLogged,
 )
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+from llamahome_gui.core.units import fmt_duration
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -31,9 +25,10 @@ def _num(value: Any, fmt: str) -> str:
 class ProgressDisplay:
     """An event listener that prints progress to ``out``."""
 
-    def __init__(self, out: TextIO, *, bar: bool, width: int = 24) -> None:
+    def __init__(self, out: TextIO, *, bar: bool, width: int = 24, every: int = 1) -> None:
         self.out = out
         self.bar = bar
+        self.every = max(1, every)  # plain lines: one per this many steps (and the last)
         self.width = width
         self._open_line = False
 
@@ -73,9 +68,10 @@ class ProgressDisplay:
     def _step(self, e: StepLogged) -> None:
         step, total = e.step, max(1, e.max_steps)
         stats = (f"loss {_num(e.loss, '.4f')}  lr {_num(e.lr, '.2e')}  "
-                 f"{_num(e.tokens_per_s, '.0f')} tok/s  eta {_duration(e.eta_s)}")
+                 f"{_num(e.tokens_per_s, '.0f')} tok/s  eta {fmt_duration(e.eta_s)}")
         if not self.bar:
-            self._line(f"step {step}/{total}  {stats}")
+            if step % self.every == 0 or step >= total:
+                self._line(f"step {step}/{total}  {stats}")
             return
         filled = int(self.width * min(step, total) / total)
         bar = "#" * filled + "." * (self.width - filled)

@@ -32,9 +32,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.config.introspect import humanize
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.forms import ConfigForm, build_form
-from llamahome_gui.ui.state_support import humanize
 
 
 def compact_diff(text: str, context: int = 1) -> str:
@@ -182,11 +182,8 @@ class ConfigsPage(QWidget):
         self.diff_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.diff_view.setPlaceholderText("No unsaved changes. Edit a field and the lines that "
                                           "Save will change appear here.")
-        theme = getattr(ctx, "theme", None)
-        self._highlighter = DiffHighlighter(self.diff_view.document(), theme.colors()) \
-            if theme is not None else None
-        if theme is not None:
-            theme.changed.connect(self._on_theme_changed)  # bound: dropped with the page
+        self._highlighter = DiffHighlighter(self.diff_view.document(), ctx.theme.colors())
+        ctx.theme.changed.connect(self._on_theme_changed)  # bound: dropped with the page
         diff_layout.addWidget(self.diff_title)
         diff_layout.addWidget(self.diff_view, 1)
         self.diff_panel = diff_panel
@@ -222,9 +219,7 @@ class ConfigsPage(QWidget):
 
     # -- building -------------------------------------------------------------------------
     def _on_theme_changed(self, _dark: bool) -> None:
-        theme = getattr(self.ctx, "theme", None)
-        if self._highlighter is not None and theme is not None:
-            self._highlighter.set_colors(theme.colors())
+        self._highlighter.set_colors(self.ctx.theme.colors())
 
     def _add_component_tab(self, component: str) -> None:
         form = build_form(self.state, component)
@@ -272,8 +267,7 @@ class ConfigsPage(QWidget):
     def _fill_presets_menu(self, describe: bool = True) -> None:
         """One action per preset; ``describe`` reads each preset for its tooltip (slower)."""
         self.presets_menu.clear()
-        presets = getattr(self.ctx.config, "presets", None)
-        names = sorted(presets()) if callable(presets) else []
+        names = sorted(self.ctx.config.presets())
         for name in names:
             action = self.presets_menu.addAction(humanize(name.replace("-", "_")))
             action.setObjectName(f"config.preset.{name}")

@@ -33,10 +33,12 @@ from llamahome_gui.core.runs.events import (
     read_events,
 )
 from llamahome_gui.core.runs.folders import RUN_COMPONENTS
+from llamahome_gui.core.units import fmt_duration
+from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.train_dataset import DATASET_KEYS, TrainDatasetPanel
 from llamahome_gui.ui.widgets.train_memory import TrainMemoryWidget
 from llamahome_gui.ui.widgets.train_model import TrainModelPanel, starter_folder
-from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_duration, fmt_loss
+from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_loss
 from llamahome_gui.workers.run_task import LatestTask
 from llamahome_gui.workers.train_worker import TrainState, TrainWorker
 
@@ -46,7 +48,7 @@ ESTIMATE_KEYS_PREFIX = ("training.", "model.")
 class TrainPage(QWidget):
     """Start, watch, stop and resume LoRA runs."""
 
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self._shown_once = False
@@ -136,6 +138,7 @@ class TrainPage(QWidget):
         self.worker.failed.connect(self.progress.on_failed)
         self.worker.failed.connect(self._on_worker_failed)
         ctx.state.value_changed.connect(self._on_state_value_changed)
+        ctx.resume_run_requested.connect(self.resume_run)
         self._update_buttons()
         app = QCoreApplication.instance()
         if app is not None:
@@ -310,9 +313,7 @@ class TrainPage(QWidget):
     def _monitor_service(self) -> Any:
         if self._monitor is None:
             try:
-                from llamahome_gui.workers.monitor_worker import shared_monitor
-
-                self._monitor = shared_monitor(self.ctx)
+                self._monitor = self.ctx.monitor
                 self._monitor.sampled.connect(self._on_monitor_sampled)
             except Exception:  # no monitor in this build: the loss curves still work
                 self._monitor = False
@@ -342,27 +343,14 @@ class TrainPage(QWidget):
         self._refresh_runs_page()
 
     def _on_worker_failed(self, event: RunFailed) -> None:
-        self.ctx.notify("Training failed", event.message)
+        self.ctx.alert("Training failed", event.message, run_error=True)
         self._refresh_runs_page()
 
     def _refresh_runs_page(self) -> None:
-        try:
-            runs = self.ctx.page("runs")
-        except Exception:
-            return
-        if hasattr(runs, "refresh"):
-            runs.refresh()
+        self.ctx.runs_changed.emit()
 
     def _on_progress_chat_requested(self, adapter: str) -> None:
-        try:
-            chat = self.ctx.page("chat")
-        except Exception:
-            chat = None
-        if chat is not None and hasattr(chat, "set_adapter"):
-            chat.set_adapter(adapter)
-            self.ctx.navigate("chat")
-        else:
-            self.ctx.show_status("The Chat page is not available in this build", 5000)
+        self.ctx.request_chat_with_adapter(adapter)
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:
@@ -377,5 +365,5 @@ def open_folder(path: str) -> None:
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
-def create_page(ctx: Any) -> QWidget:
+def create_page(ctx: AppContext) -> QWidget:
     return TrainPage(ctx)

@@ -35,6 +35,7 @@ from llamahome_gui.core.runs.events import (
     RunStopped,
     StepLogged,
 )
+from llamahome_gui.core.units import fmt_duration
 from llamahome_gui.ui.widgets.loss_plot import LossPlotWidget
 
 LOG_LINES = 2000
@@ -48,15 +49,6 @@ STATE_STYLES = {
     "stopped": ("Stopped", "#d97706"),
     "failed": ("Failed", "#dc2626"),
 }
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "–"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def fmt_loss(value: float | None) -> str:
