@@ -149,42 +149,84 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    configs = plan.configs
+    from llamahome_gui.core.runs.lock import RunBusyError, RunLock
     from llamahome_gui.core.train import TrainingError
     from llamahome_gui.core.train.gpu_env import apply_gpu_env
+    from llamahome_gui.core.train.resume import ResumeMismatchError
 
-    chosen = apply_gpu_env(configs["resource"].gpu).get("CUDA_VISIBLE_DEVICES")
+    chosen = apply_gpu_env(plan.configs["resource"].gpu).get("CUDA_VISIBLE_DEVICES")
     if chosen and rank == 0:
         print(f"GPUs {chosen} (resource.gpu.cuda_devices; CUDA_VISIBLE_DEVICES={chosen})",
               file=human, flush=True)
 
+    lock = None
     try:
-        if args.estimate or not args.force:
-            estimate = _estimate(configs, human) if rank == 0 else None
-            if args.estimate:
-                if estimate is None:
-                    print("error: the memory estimator is not available", file=sys.stderr)
-                    return EXIT_FAILED
-                print(estimate.table(), file=human)
-                return 0
-            if estimate is not None and estimate.verdict == "won't fit":
-                print(estimate.table(), file=sys.stderr)
-                print("error: this run will not fit in memory; change the settings above, or "
-                      "add --force to try anyway", file=sys.stderr)
-                return EXIT_FAILED
+        if rank == 0 and not args.estimate and run_dir is not None and run_dir.is_dir():
+            lock = RunLock(run_dir).acquire()  # first: a second trainer is refused at once
+        if rank == 0 and args.resume is not None and not args.estimate:
+            from llamahome_gui.core.train.resume import check_resume
+
+            check_resume(args.resume, plan.configs)  # before run.toml or anything changes
+        code = _preflight(args, plan.configs, human, rank)
+        if code is not None:
+            return code
+        from llamahome_gui.core.train.trainer import StopFlag
+
+        stop = StopFlag()
+        previous = _install_signals(stop, human)
+        try:
+            return _train(args, plan, run_dir, stop, human, rank)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    except (RunBusyError, ResumeMismatchError) as exc:
+        _error(str(exc) if isinstance(exc, RunBusyError) else exc.message, exc.hint)
+        return EXIT_USAGE
     except TrainingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc.message, exc.hint)
+        _record_early_failure(run_dir, exc.message, exc.hint)
         return EXIT_FAILED
-
-    from llamahome_gui.core.train.trainer import StopFlag
-
-    stop = StopFlag()
-    previous = _install_signals(stop, human)
-    try:
-        return _train(args, plan, run_dir, stop, human, rank)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if lock is not None:
+            lock.release()
+
+
+def _error(message: str, hint: str = "") -> None:
+    print(f"error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+def _preflight(args: argparse.Namespace, configs: dict[str, Any], human: TextIO,
+               rank: int) -> int | None:
+    """``--estimate``, and the refusal of a run that will not fit; None: go on."""
+    if not (args.estimate or not args.force) or rank != 0:
+        return None
+    estimate = _estimate(configs, human)
+    if args.estimate:
+        print(estimate.table(), file=human)
+        return 0
+    if estimate.verdict == "won't fit":
+        print(estimate.table(), file=sys.stderr)
+        message = "this run will not fit in memory; change the settings above, or add --force " \
+                  "to try anyway"
+        print(f"error: {message}", file=sys.stderr)
+        _record_early_failure(args.run_dir, message)
+        return EXIT_FAILED
+    return None
+
+
+def _record_early_failure(run_dir: Path | None, message: str, hint: str = "") -> None:
+    """A run folder the window prepared (run.toml, no events yet) that fails before the
+    trainer starts is listed as failed with this reason, not as "created" forever."""
+    from llamahome_gui.core.runs import RUN_CONFIG, read_events
+    from llamahome_gui.core.train.events import record_failure
+
+    if run_dir is not None and (run_dir / RUN_CONFIG).is_file() and not read_events(run_dir):
+        try:
+            record_failure(run_dir, message, hint)
+        except OSError:  # a full disk: the message above is all there is
+            pass
 
 
 def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
@@ -193,7 +235,14 @@ def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
     from llamahome_gui.core.train import TrainingError, run_training
 
     configs = plan.configs
-    run_dir = _shared_run_dir(plan, run_dir)
+    fresh = run_dir is None
+    try:
+        run_dir = _shared_run_dir(plan, run_dir)
+    except OSError as exc:
+        where = run_dir or plan.root
+        _error(f"cannot write the run folder under {where}: {exc.strerror or exc}",
+               "free some space there, or set training.training.output_dir to another folder")
+        return EXIT_FAILED
     if rank == 0:
         print(f"run folder: {run_dir}", file=human, flush=True)
     listeners = []
@@ -213,9 +262,9 @@ def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
     try:
         result = run_training(run_dir, configs, resume=resume, listeners=listeners, stop=stop)
     except TrainingError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        _error(exc.message, exc.hint)
+        if fresh and rank == 0:
+            _drop_if_unused(run_dir)
         return EXIT_FAILED
     if result.status == "stopped":
         if rank == 0:
@@ -225,3 +274,14 @@ def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
     if rank == 0:
         print(f"done in {time.time() - started:.0f}s; adapter: {result.adapter}", file=human)
     return 0
+
+
+def _drop_if_unused(run_dir: Path) -> None:
+    """A run folder this command made that failed before it could record anything (not
+    even its error: e.g. a full disk) is removed instead of being left empty."""
+    import shutil
+
+    from llamahome_gui.core.runs import list_checkpoints, read_events
+
+    if not read_events(run_dir) and not list_checkpoints(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)

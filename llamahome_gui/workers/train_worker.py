@@ -37,6 +37,7 @@ from llamahome_gui.core.runs.events import (
     last_start_index,
 )
 from llamahome_gui.core.runs.liveness import is_alive
+from llamahome_gui.core.runs.lock import RunBusyError, check_free
 
 LOG_FILE = "trainer.log"  # the trainer process's own output, written by this worker
 TRAINER_COMMAND = (sys.executable, "-m", "llamahome_gui", "train")
@@ -154,6 +155,11 @@ class TrainWorker(QObject):
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         self._reset(run_dir, from_end=resume is not None)
+        try:
+            check_free(run_dir)  # another trainer owns it: refuse without starting one
+        except RunBusyError as exc:
+            self._fail(RunFailed(message=str(exc), hint=exc.hint))
+            return
         cmd = self.command_for(run_dir, config_dir=config_dir, overrides=overrides, resume=resume,
                                extra_args=extra_args)
         self._log_fh = open(run_dir / LOG_FILE, "ab")  # noqa: SIM115 - closed when the run ends

@@ -12,6 +12,7 @@ from llamahome_gui.core.runs import RUN_COMPONENTS, list_runs, read_events
 from llamahome_gui.core.runs.events import (
     Checkpointed,
     Evaluated,
+    EventTail,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -92,7 +93,9 @@ def test_loss_falls_and_event_stream_metrics_and_tensorboard_agree(tiny_model_di
                            save_steps=5)
     run_dir = tmp_path / "run"
     result = run_training(run_dir, configs)
-    events = read_events(run_dir)
+    tail = EventTail(run_dir)  # the reader the Train page's worker follows the run with
+    events = tail.read()
+    assert events == read_events(run_dir) and tail.bad_lines == []  # every line parses
     kinds = {type(e) for e in events}
     assert isinstance(events[-1], RunFinished) and {RunStarted, Evaluated, Checkpointed} <= kinds
     [start] = of_kind(run_dir, RunStarted)

@@ -253,3 +253,30 @@ def test_line_tail_waits_for_a_complete_line(tmp_path):
         assert [json.loads(x)["step"] for x in tail.read_lines()] == [1]
         fh.write(': "eval", "step": 1}\n')
     assert json.loads(tail.read_lines()[0])["event"] == "eval"
+
+
+def test_a_run_owned_by_another_trainer_is_refused_without_starting_one(qtbot, make_worker,
+                                                                       tmp_path):
+    """The window's Resume on a run a CLI trainer still trains: refused, nothing started."""
+    run = tmp_path / "r"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "from llamahome_gui.core.runs.lock import RunLock; l = RunLock(sys.argv[2]).acquire(); "
+         "print('locked', flush=True); sys.stdin.read()",
+         str(Path(__file__).resolve().parents[2]), str(run)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        worker = make_worker("done")
+        with qtbot.waitSignal(worker.failed, timeout=5000) as blk:
+            worker.start(run, resume=run)
+        assert blk.args[0].message == f"{run} is being trained by process {holder.pid}"
+        assert worker.pid is None and worker.state == TrainState.FAILED
+        assert not (run / "events.jsonl").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone (killed, its lock file left behind): the run is free again
+    worker = make_worker("done")
+    with qtbot.waitSignal(worker.finished, timeout=15000):
+        worker.start(run)

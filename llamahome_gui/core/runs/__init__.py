@@ -7,6 +7,9 @@
   ``from_record``), ``EventTail`` (the one reader, follows a growing file) and
   ``read_events(run_dir) -> list[Event]``.
 - ``liveness.is_alive(pid, created)``: the one pid-reuse-safe liveness check.
+- ``lock.RunLock(run_dir)``: one trainer per run folder (``trainer.lock``: flock + pid and
+  start time); ``lock.check_free(run_dir)`` raises ``RunBusyError`` ("RUN is being trained by
+  process N") for the window before it starts a trainer.
 - ``history``: ``list_runs(output_dir) -> list[RunInfo]`` newest first, ``run_info(run_dir)``,
   ``latest_checkpoint`` / ``list_checkpoints``. ``status`` is ``running``, ``done``,
   ``stopped``, ``failed`` or ``created``; a run whose trainer died without a last word reads

@@ -96,7 +96,9 @@ class Event:
         values = {}
         for f in dataclasses.fields(cls):
             if f.name in record:
-                values[f.name] = _coerce(str(f.type), record[f.name])
+                spelled = f.type if isinstance(f.type, str) else getattr(f.type, "__name__",
+                                                                         str(f.type))
+                values[f.name] = _coerce(spelled, record[f.name])
         try:
             return cls(**values)
         except TypeError as exc:  # a required field is missing

@@ -24,6 +24,7 @@ from llamahome_gui.core.runs.folders import (
     runs_root,
 )
 from llamahome_gui.core.runs.liveness import is_alive
+from llamahome_gui.core.runs.lock import lock_holder
 
 # A checkpoint folder is complete once this file exists (it is written last).
 CHECKPOINT_STATE = "trainer_state.json"
@@ -113,7 +114,10 @@ def run_info(run_dir: Path | str) -> RunInfo:
             if ev.step is not None:
                 info.steps = ev.step
     info.last_event = events[-1] if events else None
-    if lifecycle is None:
+    holder = lock_holder(folder)
+    if lifecycle is None and holder is not None:  # a trainer owns it and is still preparing
+        info.status, info.pid = "running", holder.pid
+    elif lifecycle is None:
         info.status = "created" if (folder / RUN_CONFIG).is_file() and not events else "failed"
         if events and not info.error:
             info.error = "the trainer ended before it started training"

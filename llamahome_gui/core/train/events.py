@@ -67,22 +67,28 @@ class EventLog:
         """Stamp ``event`` with the time (unless it has one), write it and tell the listeners."""
         if event.time is None:
             event = dataclasses.replace(event, time=round(time.time(), 3))
-        if self._events is not None:
-            self._events.write(encode(event) + "\n")
-            self._events.flush()
-            if isinstance(event, _DURABLE):
-                os.fsync(self._events.fileno())
-        self._record_metrics(event)
+        try:
+            if self._events is not None:
+                self._events.write(encode(event) + "\n")
+                self._events.flush()
+                if isinstance(event, _DURABLE):
+                    os.fsync(self._events.fileno())
+            self._record_metrics(event)
+        except OSError as exc:  # e.g. a full disk: the run goes on, the listeners still hear it
+            self._warn(f"could not write {event.kind} to {self.run_dir}: {exc}")
         for listener in list(self.listeners):
             try:
                 listener(event)
             except Exception as exc:  # a closed pipe must not end the run
                 self.listeners.remove(listener)
-                import sys
-
-                print(f"warning: an event listener failed and was dropped: {exc!r}",
-                      file=sys.stderr)
+                self._warn(f"an event listener failed and was dropped: {exc!r}")
         return event
+
+    @staticmethod
+    def _warn(text: str) -> None:
+        import sys
+
+        print(f"warning: {text}", file=sys.stderr, flush=True)
 
     def _record_metrics(self, event: Event) -> None:
         if not isinstance(event, (StepLogged, Evaluated)) or self._csv is None:
@@ -108,5 +114,16 @@ class EventLog:
             self._tb = None
         for fh in (self._events, self._metrics):
             if fh is not None and not fh.closed:
-                fh.flush()
-                fh.close()
+                try:
+                    fh.close()
+                except OSError as exc:  # the buffered rest did not fit on the disk
+                    self._warn(f"could not finish writing {fh.name}: {exc}")
+
+
+def record_failure(run_dir: Path, message: str, hint: str = "") -> None:
+    """Write a run's failure when no trainer got to write it (it failed before starting)."""
+    log = EventLog(run_dir, tensorboard=False)
+    try:
+        log.emit(RunFailed(message=message, hint=hint))
+    finally:
+        log.close()

@@ -225,15 +225,15 @@ class LoraTrainer:
         try:
             return self._train()
         except TrainingError as exc:
-            self.log.emit(RunFailed(message=exc.message, hint=exc.hint, step=self.step))
+            self._report(RunFailed(message=exc.message, hint=exc.hint, step=self.step))
             raise
         except Exception as exc:
             if is_out_of_memory(exc):
                 err = out_of_memory_error(exc, getattr(self, "device", "cpu"), self.training,
                                           self.lora, self.step)
-                self.log.emit(RunFailed(message=err.message, hint=err.hint, step=self.step))
+                self._report(RunFailed(message=err.message, hint=err.hint, step=self.step))
                 raise err from exc
-            self.log.emit(RunFailed(
+            self._report(RunFailed(
                 message=f"{type(exc).__name__}: {exc}", step=self.step,
                 hint="this looks like a bug or an unsupported model; the trainer's output has "
                 "the details"))
@@ -241,6 +241,17 @@ class LoraTrainer:
         finally:
             self.log.close()
             dd.teardown(getattr(self, "dist", dd.Dist()))
+
+    def _report(self, failure: RunFailed) -> None:
+        """The run's last word, also when it failed before its event log was opened (e.g.
+        no such device): the run then reads "failed" with this reason, not "created"."""
+        if self.log.run_dir is None and os.environ.get("RANK", "0") in ("", "0") and \
+                getattr(self, "dist", dd.Dist()).main:
+            try:
+                self.log = EventLog(self.run_dir, listeners=self._listeners, tensorboard=False)
+            except OSError:
+                pass
+        self.log.emit(failure)
 
     def _train(self) -> TrainResult:
         import torch
