@@ -220,3 +220,14 @@ def test_screenshot_of_the_train_page_exits_cleanly(tmp_path, config_dir, starte
     assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, \
         proc.stderr[-2000:]
     assert not QImage(str(png)).isNull()
+
+
+def test_the_shell_module_leaves_the_config_layer_and_pages_for_later():
+    """What the window needs before its first paint: Qt and the shell, nothing else."""
+    code = ("import sys, llamahome_gui.app; print(sorted(m for m in sys.modules if m.startswith("
+            "('pydantic', 'tomlkit', 'numpy', 'pyqtgraph', 'psutil', 'llamahome_gui.config', "
+            "'llamahome_gui.core', 'llamahome_gui.workers', 'llamahome_gui.ui.pages'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
