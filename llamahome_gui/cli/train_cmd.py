@@ -147,6 +147,29 @@ def _remote_code_choice(configs: dict[str, Any], flag: bool, trusted: bool,
 
 # ---------------------------------------------------------------- helpers
 
+def _check_inputs(configs: dict[str, Any], run_dir: Path | None) -> None:
+    """Bad input found before anything is created (exit 2, one line): a dataset that is a
+    folder or missing, an output_dir no run folder can be created in."""
+    from llamahome_gui.core.runs import runs_root
+    from llamahome_gui.core.train import TrainingError
+    from llamahome_gui.core.train.prepare import dataset_path
+
+    training = configs["training"].training
+    try:
+        dataset_path(training)
+    except TrainingError as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}") from None
+    if run_dir is not None:
+        return
+    root = runs_root(training.output_dir)
+    existing = root
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot create a run folder in {root}: {existing} is not a writable "
+                         "folder; set training.training.output_dir to one you can write to")
+
+
 def _estimate(configs: dict[str, Any], out: TextIO) -> Any:
     """The memory estimate, or None when the estimator is not available."""
     try:
@@ -213,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
     human = sys.stderr if args.events == "-" else sys.stdout
     try:
         configs, run_dir = load_configs(args)
+        _check_inputs(configs, run_dir)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

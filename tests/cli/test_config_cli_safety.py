@@ -10,6 +10,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,18 +71,26 @@ def _as_other_user() -> list[str]:
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
-def test_read_only_folder_error_names_the_config_file() -> None:
+@contextmanager
+def shared_tmp() -> Iterator[tuple[Path, dict[str, str]]]:
+    """A temp folder another user can enter (pytest's are private) holding a copy of the
+    shipped config, and the environment that keeps the user folders inside it."""
     with tempfile.TemporaryDirectory() as tmp:
         top = Path(tmp)
         top.chmod(0o755)
+        shutil.copytree(REPO / "config", top / "config")
+        yield top, {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(top),
+                    "LLAMAHOME_CONFIG_HOME": str(top / "u"),
+                    "LLAMAHOME_DATA_HOME": str(top / "d")}
+
+
+def test_read_only_folder_error_names_the_config_file() -> None:
+    with shared_tmp() as (top, env):
         c = top / "config"
-        shutil.copytree(REPO / "config", c)
         path = c / "training_config.toml"
         path.chmod(0o666)
         before = path.read_bytes()
         c.chmod(0o555)
-        env = {**os.environ, "PYTHONPATH": str(REPO), "LLAMAHOME_CONFIG_HOME": str(top / "u"),
-               "LLAMAHOME_DATA_HOME": str(top / "d"), "HOME": str(top)}
         try:
             result = subprocess.run(
                 [*_as_other_user(), sys.executable, "-m", "llamahome_gui", "config", "set",
