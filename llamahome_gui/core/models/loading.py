@@ -33,33 +33,41 @@ def check_tokenizer_files(folder: Path) -> None:
                              "); copy them from the model's original folder")
 
 
+def read_safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file (tensor names, shapes, offsets), read without
+    the weights; an empty, cut-off or foreign file raises :class:`ModelFileError`."""
+    size = path.stat().st_size
+    name = f"{path.name} in {path.parent}"
+    if size == 0:
+        raise ModelFileError(f"{name} is empty (0 bytes); {_REFETCH}")
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise ModelFileError(f"{name} is truncated ({size} bytes, not even a header); "
+                                 f"{_REFETCH}")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > size - 8:
+            raise ModelFileError(f"{name} is truncated ({size} bytes; its header alone needs "
+                                 f"{header_len + 8}); {_REFETCH}")
+        try:
+            header = json.loads(fh.read(header_len))
+        except (ValueError, UnicodeDecodeError):
+            header = None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{name} is not a safetensors file (unreadable header); {_REFETCH}")
+    ends = [t["data_offsets"][1] for k, t in header.items()
+            if k != "__metadata__" and isinstance(t, dict) and "data_offsets" in t]
+    needed = 8 + header_len + max(ends, default=0)
+    if size < needed:
+        raise ModelFileError(f"{name} is truncated ({size} bytes of {needed}); {_REFETCH}")
+    return header
+
+
 def check_weight_files(folder: Path) -> None:
     """Read each safetensors header (a few bytes) and compare the sizes it promises with
     the file: an empty or cut-off download is named instead of a deserializer error."""
     for path in sorted(folder.glob("*.safetensors")):
-        size = path.stat().st_size
-        name = f"{path.name} in {folder}"
-        if size == 0:
-            raise ModelFileError(f"{name} is empty (0 bytes); {_REFETCH}")
-        with path.open("rb") as fh:
-            head = fh.read(8)
-            if len(head) < 8:
-                raise ModelFileError(f"{name} is truncated ({size} bytes, not even a header); "
-                                     f"{_REFETCH}")
-            (header_len,) = struct.unpack("<Q", head)
-            if header_len > size - 8:
-                raise ModelFileError(f"{name} is truncated ({size} bytes; its header alone "
-                                     f"needs {header_len + 8}); {_REFETCH}")
-            try:
-                header = json.loads(fh.read(header_len))
-            except (ValueError, UnicodeDecodeError):
-                raise ModelFileError(f"{name} is not a safetensors file (unreadable header); "
-                                     f"{_REFETCH}") from None
-        ends = [t["data_offsets"][1] for k, t in header.items()
-                if k != "__metadata__" and isinstance(t, dict) and "data_offsets" in t]
-        needed = 8 + header_len + max(ends, default=0)
-        if size < needed:
-            raise ModelFileError(f"{name} is truncated ({size} bytes of {needed}); {_REFETCH}")
+        read_safetensors_header(path)
 
 
 def resolve_model_dir(path: str | Path | None,
