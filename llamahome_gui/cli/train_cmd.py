@@ -232,6 +232,9 @@ def _install_signals(stop: Any, out: TextIO) -> dict[int, Any]:
 # ---------------------------------------------------------------- command
 
 def run(args: argparse.Namespace) -> int:
+    # Stop (SIGINT) must work from the first moment, also while the model loads, even when we
+    # were started with SIGINT ignored (e.g. by a background job): Python then keeps SIG_IGN.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rank = int(os.environ.get("RANK", "0") or 0)
     human = sys.stderr if args.events == "-" else sys.stdout
     try:
