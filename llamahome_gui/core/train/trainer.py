@@ -31,7 +31,12 @@ from llamahome_gui.core.runs.history import latest_checkpoint
 from llamahome_gui.core.train import distributed as dd
 from llamahome_gui.core.train.batching import IGNORE, Row, collate, epoch_batches, rank_batches
 from llamahome_gui.core.train.checkpoint import load_checkpoint, save_checkpoint
-from llamahome_gui.core.train.errors import TrainingError, is_out_of_memory, out_of_memory_error
+from llamahome_gui.core.train.errors import (
+    TrainingError,
+    failure_hint,
+    is_out_of_memory,
+    out_of_memory_error,
+)
 from llamahome_gui.core.train.events import EventLog
 from llamahome_gui.core.train.lora import apply_lora, count_parameters
 from llamahome_gui.core.train.prepare import (
@@ -258,8 +263,7 @@ class LoraTrainer:
                 self.log.emit("error", message=err.message, hint=err.hint, step=self.step)
                 raise err from exc
             self.log.emit("error", message=f"{type(exc).__name__}: {exc}",
-                          hint="this looks like a bug or an unsupported model; the trainer's "
-                          "output has the details", step=self.step)
+                          hint=failure_hint(exc), step=self.step)
             raise
         finally:
             self.log.close()
