@@ -54,12 +54,18 @@ def test_read_only_file_is_refused_and_unchanged(c: Path, tmp_path: Path) -> Non
     assert not list(c.glob(".*.tmp")) and not (c / "training_config.toml.bak").exists()
 
 
-def test_mode_is_kept_by_a_save(c: Path, tmp_path: Path) -> None:
+def test_mode_and_owner_are_kept_by_a_save(c: Path, tmp_path: Path) -> None:
     path = c / "training_config.toml"
     path.chmod(0o600)
+    owner = (path.stat().st_uid, path.stat().st_gid)
+    if os.geteuid() == 0:  # root saves another user's file: it stays theirs
+        owner = (65534, 65534)
+        os.chown(path, *owner)
     assert run("set", "training.lora.r", "12", "--config-dir", str(c),
                cwd=tmp_path).returncode == 0
+    assert "r = 12" in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert (path.stat().st_uid, path.stat().st_gid) == owner
 
 
 def _as_other_user() -> list[str]:
