@@ -237,8 +237,8 @@ class TrainPage(QWidget):
         data_name = dataset_file(configs["training"].training.dataset_path).stem
         run_dir = new_run_dir(configs["training"].training.output_dir, f"{model_name}-{data_name}")
         write_run_config(run_dir, configs)
-        if configs["model"].model.trust_remote_code:  # chosen in the forms the user sees
-            extra.append("--trust-remote-code")
+        if configs["model"].model.trust_remote_code and self.ctx.config.is_users_own:
+            extra.append("--trust-remote-code")  # the user's own setting: their choice
         self.progress.begin(run_dir)
         # run.toml is the config (what the forms show); the trainer reads it from the run folder
         self.worker.start(run_dir, extra_args=extra)
