@@ -47,6 +47,10 @@ def _err(text: str) -> None:
 def run_chat(args: argparse.Namespace) -> int:
     from llamahome_gui.core.chat import ChatEngine
 
+    if args.prompt is not None and not args.prompt.strip():
+        _err("llamahome chat: error: --prompt is empty; give the question, e.g. --prompt "
+             "\"What is LoRA?\", or leave --prompt out to chat interactively")
+        return USER_ERROR
     try:
         setup = _setup_from_args(args)
     except ValueError as exc:

@@ -101,7 +101,8 @@ class ModelSection(Section):
         "auto", description="Weight dtype: auto = bfloat16 on a GPU that supports it, else float32.")
     device: DeviceStr = Field("auto", description="Where to run: auto, cpu, cuda or cuda:N.")
     trust_remote_code: bool = Field(
-        False, description="Run Python code shipped with the model. Only for models you trust.")
+        False, description="Run Python code shipped with the model. Only for models you trust; "
+        "it counts only in your own config folder (elsewhere add --trust-remote-code).")
 
 
 class ModelResources(Section):

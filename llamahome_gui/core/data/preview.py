@@ -61,7 +61,8 @@ def preview_items(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n:
         raise ValueError("preview needs a tokenizer (the model's chat template renders records)")
     dataset = load_dataset(path, fmt)
     records = dataset.records[:max(n, 0)]
-    examples = render_examples(records, tokenizer, max_seq_length, system_prompt)
+    examples = render_examples(records, tokenizer, max_seq_length, system_prompt,
+                               dataset.locations[:len(records)])
     return [describe(e, tokenizer, loc)
             for e, loc in zip(examples, dataset.locations, strict=False)]
 
