@@ -87,7 +87,10 @@ def run_serve(args: argparse.Namespace) -> int:
             server = make_server(backend, options, log=_log_line)
             _err(ready_line(options, backend.model_ids()))
             _err("One line per request below; Ctrl-C stops the server.")
-            server.run(sockets=[sock])
+            try:
+                server.run(sockets=[sock])
+            except KeyboardInterrupt:  # uvicorn hands Ctrl-C on once it has shut down
+                pass
         finally:
             backend.close()
     finally:
