@@ -41,6 +41,7 @@ from llamahome_gui.ui.widgets.chat_history import ChatHistoryWidget
 from llamahome_gui.ui.widgets.chat_panel import ChatConversationPanel
 from llamahome_gui.ui.widgets.chat_pickers import ChatPickersWidget
 from llamahome_gui.ui.widgets.chat_transcript import palette_colors
+from llamahome_gui.ui.widgets.serve_panel import ServeSwitch
 from llamahome_gui.workers.chat_worker import ChatWorker
 
 FAILURES = {"load": "Could not load the model", "adapter": "Could not use the adapter",
@@ -86,6 +87,8 @@ class ChatPage(QWidget):
         top.addWidget(self.pickers, 1)
         top.addWidget(self.ab_check)
         top.addWidget(self.load_button)
+        self.serve = ServeSwitch(self.ctx, self._serve_choice, self)
+        top.addWidget(self.serve.button)
         top.addWidget(self.settings_toggle)
 
         self.progress = QProgressBar()
@@ -129,6 +132,7 @@ class ChatPage(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
+        layout.addWidget(self.serve.panel)
         layout.addWidget(self.splitter, 1)
 
     def _connect(self) -> None:
@@ -253,7 +257,14 @@ class ChatPage(QWidget):
         return export_markdown(self.conversation, path)
 
     def shutdown(self) -> None:
+        self.serve.shutdown()
         self.worker.shutdown()
+
+    def _serve_choice(self) -> tuple[str, dict[str, str]]:
+        """What the Serve switch serves: the chosen model, and the adapter under its run name."""
+        adapter = self.pickers.adapter_path()
+        return self.pickers.model_path(), ({self.pickers.adapter_label(): adapter} if adapter
+                                           else {})
 
     # -- asking -----------------------------------------------------------------------------
     def _setup(self) -> Any:
