@@ -80,9 +80,9 @@ def test_streamed_and_whole_answers_agree_and_count_tokens(client, served):
     assert "".join(pieces) == whole.choices[0].message.content
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
     assert chunks[-1].usage.completion_tokens == 12
-    records = [parse_line(line) for line in served[1]]
-    last = [r for r in records if r and r.path == "/v1/chat/completions"][-1]
-    assert last.status == 200 and last.completion_tokens == 12 and last.note == "stream"
+    wait_until(lambda: any(line.endswith(" stream") for line in served[1]))  # logged at the end
+    last = parse_line([line for line in served[1] if line.endswith(" stream")][-1])
+    assert last.status == 200 and last.completion_tokens == 12
     assert last.time_to_first_token > 0
 
 
@@ -117,6 +117,30 @@ def test_plain_completions_and_stop_strings(client):
     assert stopped.choices[0].finish_reason == "stop"
     streamed = "".join(c.choices[0].text for c in complete(stop=cut, stream=True))
     assert streamed == full[:full.index(cut)]
+
+
+def test_prompts_arriving_together_answer_as_if_each_came_alone(backend):
+    """Prompts of different lengths prefilled in one padded batch decode exactly as alone."""
+    from llamahome_gui.core.serve.scheduler import Job, Sampling
+
+    prompts = [backend.chat_ids([{"role": "user", "content": q}]) for q in
+               ("Hi", "Tell me about the sea.", "What is the capital of France, and why?")]
+    assert len({len(p) for p in prompts}) == 3
+
+    def run(batch: list[tuple[list[int], str | None]]) -> list[str]:
+        texts = [""] * len(batch)
+        ends: list[threading.Event] = [threading.Event() for _ in batch]
+        for i, (ids, adapter) in enumerate(batch):
+            backend.submit(Job(ids, adapter, Sampling(max_new_tokens=10),
+                               on_text=lambda t, i=i: texts.__setitem__(i, texts[i] + t),
+                               on_finish=lambda _f, i=i: ends[i].set()))
+        assert all(end.wait(WAIT_S) for end in ends)
+        return texts
+
+    nova = backend.adapter_for("nova")
+    batch = [(p, a) for p in prompts for a in (None, nova)]
+    alone = [run([item])[0] for item in batch]
+    assert run(batch) == alone and len(set(alone)) > 1
 
 
 def test_eight_streaming_clients_all_finish_interleaved(client):

@@ -141,7 +141,8 @@ def create_app(backend: ServeBackend, options: ServeOptions,
     async def health(request: Request) -> dict[str, Any]:
         request.state.started = time.perf_counter()
         record(request, 200, request.state.started)
-        return {"status": "ok", "models": backend.model_ids(), "running": admission.running,
+        models = {} if options.api_key else {"models": backend.model_ids()}  # ids need the key
+        return {"status": "ok", **models, "running": admission.running,
                 "waiting": admission.waiting}
 
     @app.get("/v1/models")
