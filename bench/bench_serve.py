@@ -4,8 +4,9 @@ concurrent streaming clients.
 What: the starter model served by a real ``llamahome serve`` child process on a free port
 (so the clients do not share its interpreter); the official ``openai`` client in C threads,
 each sending R streamed chat requests back to back (a closed loop: all clients start
-together, then each asks again as soon as its answer ended). Greedy, ``max_tokens`` = N,
-the same question each time, after one warm-up request.
+together, then each asks again as soon as its answer ended). Greedy, ``max_tokens`` = N;
+client i's k-th question is QUESTIONS[(i + k) % 8] (answers of different lengths, as real
+clients send), after one warm-up request.
 
 - TTFT: from the client's ``create`` call to the first chunk with text, per request;
   p50 and p95 over all requests of a level (the start, when all C prompts arrive at once,
@@ -38,7 +39,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PYTHON, ROOT, SYSTEM_PROMPT, isolated_env, percentile, starter_model, work_dir  # noqa: E402
 
-QUESTION = "What is the capital of France? Answer in two sentences."
+QUESTIONS = (
+    "What is the capital of France?",
+    "Give me three tips for keeping basil alive on a windowsill.",
+    "Explain in one paragraph what a language model is.",
+    "Write a haiku about autumn rain.",
+    "How many legs does a spider have?",
+    "What should I pack for a weekend hiking trip?",
+    "Translate 'good morning' into Spanish and German.",
+    "Why is the sky blue? Answer briefly.",
+)
 LEVELS = (1, 4, 8)
 
 
@@ -73,13 +83,13 @@ def start_server(model: Path, home: Path) -> tuple[subprocess.Popen, str]:
             raise RuntimeError(f"llamahome serve exited ({proc.returncode}): {line}")
 
 
-def one_request(client: Any, model: str, max_tokens: int) -> dict[str, Any]:
+def one_request(client: Any, model: str, max_tokens: int, question: str) -> dict[str, Any]:
     start = time.perf_counter()
     first = None
     tokens = 0
     stream = client.chat.completions.create(
         model=model, messages=[{"role": "system", "content": SYSTEM_PROMPT},
-                               {"role": "user", "content": QUESTION}],
+                               {"role": "user", "content": question}],
         temperature=0, max_tokens=max_tokens, stream=True, stream_options={"include_usage": True})
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content and first is None:
@@ -93,11 +103,12 @@ def level(client: Any, model: str, clients: int, per_client: int, max_tokens: in
           ) -> dict[str, Any]:
     errors: list[str] = []
 
-    def one_client(_i: int) -> list[dict[str, Any]]:
+    def one_client(i: int) -> list[dict[str, Any]]:
         done = []
-        for _ in range(per_client):
+        for k in range(per_client):
             try:
-                done.append(one_request(client, model, max_tokens))
+                done.append(one_request(client, model, max_tokens,
+                                        QUESTIONS[(i + k) % len(QUESTIONS)]))
             except Exception as exc:  # noqa: BLE001 - counted, the level goes on
                 errors.append(f"{type(exc).__name__}: {exc}")
         return done
@@ -125,7 +136,7 @@ def run(quick: bool) -> dict[str, Any]:
     try:
         client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=600)
         model = client.models.list().data[0].id
-        one_request(client, model, 8)  # warm-up
+        one_request(client, model, 8, QUESTIONS[0])  # warm-up
         for clients in LEVELS:
             print(f"  serve: {clients} client(s) x {per_client} requests", flush=True)
             result = level(client, model, clients, per_client, max_tokens)

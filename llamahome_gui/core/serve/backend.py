@@ -106,7 +106,8 @@ class ServeBackend:
                 progress(event.message)
 
         self.session = ChatSession(listener=listen)
-        info = self.session.load(setup.with_overrides(adapter_path=""))
+        # A server never runs code from the model folder, whatever the config says.
+        info = self.session.load(setup.with_overrides(adapter_path="", trust_remote_code=False))
         if info is None:
             raise ServeError(f"could not load the model: {failures[-1]}")
         self.info = info
