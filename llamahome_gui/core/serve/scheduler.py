@@ -126,6 +126,13 @@ class GenerationLoop:
     def _loop(self) -> None:
         import torch
 
+        from llamahome_gui.core.models.loading import usable_cores
+
+        # All cores but one: the event loop (HTTP, JSON, tokenizing) needs one too, and torch's
+        # thread barriers stall whenever the OS gives one of their cores to anything else.
+        # Measured on the 2-core machine while busy: 0.6 s a token with one thread, 9-10 s
+        # with two (the same cause as the Chat page's worker).
+        torch.set_num_threads(max(1, usable_cores() - 1))
         with torch.inference_mode():
             while True:
                 arrived = self._arrivals()
