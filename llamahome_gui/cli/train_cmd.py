@@ -96,12 +96,16 @@ def _remote_code_choice(configs: dict[str, Any], flag: bool, trusted: bool,
 # ---------------------------------------------------------------- helpers
 
 def _check_inputs(configs: dict[str, Any], run_dir: Path | None) -> None:
-    """Bad input found before anything is created (exit 2, one line): a dataset that is a
-    folder or missing, an output_dir no run folder can be created in."""
+    """Bad input found before anything is created (exit 2, one line): a model folder or a
+    dataset that is missing or not what it should be, an output_dir no run folder can be
+    created in."""
+    from llamahome_gui.core.models.loading import resolve_model_dir
     from llamahome_gui.core.runs import runs_root
     from llamahome_gui.core.train import TrainingError
     from llamahome_gui.core.train.prepare import dataset_path
 
+    if str(configs["model"].model.path).strip():  # empty: the starter, imported later
+        resolve_model_dir(configs["model"].model.path)
     training = configs["training"].training
     try:
         dataset_path(training)
