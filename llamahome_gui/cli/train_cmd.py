@@ -265,13 +265,15 @@ def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
     from llamahome_gui.core.runs.events import encode
     from llamahome_gui.core.train import TrainingError, run_training
 
+    from llamahome_gui.config.errors import ConfigWriteError
+
     configs = plan.configs
     fresh = run_dir is None
     try:
         run_dir = _shared_run_dir(plan, run_dir)
-    except OSError as exc:
+    except (OSError, ConfigWriteError) as exc:
         where = run_dir or plan.root
-        _error(f"cannot write the run folder under {where}: {exc.strerror or exc}",
+        _error(f"cannot write the run folder under {where}: {getattr(exc, 'strerror', None) or exc}",
                "free some space there, or set training.training.output_dir to another folder")
         return EXIT_FAILED
     if rank == 0:

@@ -145,11 +145,11 @@ def test_schema_write_and_print(c: Path, tmp_path: Path) -> None:
 
 def test_import_and_preset(c: Path, tmp_path: Path) -> None:
     source = tmp_path / "old.yaml"
-    source.write_text("lora:\n  rank: 32\nserving:\n  port: 8080\n")
+    source.write_text("lora:\n  rank: 32\nwebhooks:\n  port: 8080\n")
     result = run("import", str(source), "--config-dir", str(c), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "lora.rank -> training.lora.r" in result.stdout
-    assert "not imported): serving.port" in result.stdout
+    assert "not imported): webhooks.port" in result.stdout
     assert "\nr = 32\n" in (c / "training_config.toml").read_text()
 
     listed = run("preset", "--config-dir", str(c), cwd=tmp_path)

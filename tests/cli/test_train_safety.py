@@ -123,12 +123,18 @@ def test_runs_that_fail_before_their_first_step_are_listed_with_the_reason(tiny_
 
     data = write_alpaca(tmp_path / "d.json")
     runs = tmp_path / "runs"
-    # a new CLI run with a model that is not there: refused before a folder is made
+    # a new CLI run with a model that is not there: bad input, refused before a folder is made
     assert main(["train", *tiny_args(tmp_path / "nope", data, "--set",
-                                     f"training.training.output_dir='{runs}'")]) == 1
+                                     f"training.training.output_dir='{runs}'")]) == 2
     assert not runs.exists() or list(runs.iterdir()) == []
-    # a new CLI run with a dataset that is not there: the trainer says so in the run
+    # a dataset that is missing is refused up front too; a broken one fails inside the run,
+    # and the trainer says so there
     assert main(["train", *tiny_args(tiny_model_dir, tmp_path / "none.jsonl", "--set",
+                                     f"training.training.output_dir='{runs}'")]) == 2
+    assert not runs.exists() or list(runs.iterdir()) == []
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n", encoding="utf-8")
+    assert main(["train", *tiny_args(tiny_model_dir, broken, "--set",
                                      f"training.training.output_dir='{runs}'")]) == 1
     # a run folder the window prepared, refused by the memory check
     configs = {name: COMPONENTS[name]() for name in RUN_COMPONENTS}
@@ -144,7 +150,7 @@ def test_runs_that_fail_before_their_first_step_are_listed_with_the_reason(tiny_
     assert len(listed) == 2 and {r.status for r in listed.values()} == {"failed"}
     assert "will not fit in memory" in listed[gui_run].error
     [other] = [r for p, r in listed.items() if p != gui_run]
-    assert "none.jsonl does not exist" in other.error
+    assert "broken.jsonl:1" in other.error
 
 
 @pytest.fixture
