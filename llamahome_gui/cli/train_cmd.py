@@ -262,10 +262,9 @@ def _record_early_failure(run_dir: Path | None, message: str, hint: str = "") ->
 
 def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
            human: TextIO, rank: int) -> int:
+    from llamahome_gui.config.errors import ConfigWriteError
     from llamahome_gui.core.runs.events import encode
     from llamahome_gui.core.train import TrainingError, run_training
-
-    from llamahome_gui.config.errors import ConfigWriteError
 
     configs = plan.configs
     fresh = run_dir is None
