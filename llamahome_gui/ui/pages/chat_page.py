@@ -266,9 +266,17 @@ class ChatPage(QWidget):
     # -- asking -----------------------------------------------------------------------------
     def _setup(self) -> Any:
         from llamahome_gui.core.chat.setup import ChatSetup
+        from llamahome_gui.core.models.loading import remote_code_allowed
 
         state = self.ctx.state
-        return ChatSetup.from_values(state.values("model"), state.values("inference"))
+        setup = ChatSetup.from_values(state.values("model"), state.values("inference"))
+        # a ./config found in the working folder does not get to run a model's own code
+        allowed, note = remote_code_allowed(
+            setup.trust_remote_code, flag=False, trusted_source=self.ctx.config.is_users_own,
+            source=str(self.ctx.config.path("model")))
+        if note:
+            self.ctx.show_status(note, 15000)
+        return setup.with_overrides(trust_remote_code=allowed)
 
     def _ask(self) -> None:
         try:
