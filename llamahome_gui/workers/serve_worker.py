@@ -56,6 +56,7 @@ class ServeWorker(QObject):
         self._process: QProcess | None = None
         self._buffer = ""
         self._error = ""
+        self._ready = False
         self._kill_timer = QTimer(self)
         self._kill_timer.setSingleShot(True)
         self._kill_timer.timeout.connect(self._on_kill_timer_timeout)
@@ -77,7 +78,7 @@ class ServeWorker(QObject):
         process.readyReadStandardOutput.connect(process.readAllStandardOutput)  # stays empty
         process.finished.connect(self._on_process_finished)
         process.errorOccurred.connect(self._on_process_error)
-        self._process, self._buffer, self._error = process, "", ""
+        self._process, self._buffer, self._error, self._ready = process, "", "", False
         process.start(sys.executable, serve_command(**command))  # type: ignore[arg-type]
 
     def stop(self) -> None:
@@ -109,6 +110,7 @@ class ServeWorker(QObject):
             return
         ready = parse_ready(line)
         if ready is not None:
+            self._ready = True
             self.started.emit(ServeStarted(*ready))
             return
         record = parse_line(line)
@@ -116,8 +118,8 @@ class ServeWorker(QObject):
             self.request_logged.emit(record)
         elif "error:" in line and line.startswith("llamahome serve"):
             self._error = line.split("error:", 1)[1].strip()
-        elif not line.startswith(("[", " ", "Traceback")):
-            self.progressed.emit(line)
+        elif not self._ready and not line.startswith(("[", " ", "Traceback")):
+            self.progressed.emit(line)  # start-up progress only
 
     def _on_process_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:

@@ -260,3 +260,12 @@ def test_binding_beyond_this_computer_needs_a_key_and_stopping_frees_the_port(ba
     server.stop()
     again = ServerThread(backend, ServeOptions(port=port)).start()  # the port is free again
     again.stop()
+
+
+def test_a_request_without_system_message_gets_the_configured_one(backend, monkeypatch):
+    monkeypatch.setattr(backend, "system_prompt", "Answer like a pirate.")
+    plain = backend.tokenizer.decode(backend.chat_ids(QUESTION))
+    assert "Answer like a pirate." in plain and "Tell me about the sea." in plain
+    own = backend.tokenizer.decode(backend.chat_ids([{"role": "system", "content": "Be brief."},
+                                                     *QUESTION]))
+    assert "Be brief." in own and "pirate" not in own

@@ -39,6 +39,7 @@ def test_serve_switch_serves_the_chosen_model_and_adapter(qtbot, chat, lora_adap
     url = f"http://127.0.0.1:{port}/v1"
     label = page.pickers.adapter_label()
     assert not panel.isHidden() and panel.url.text() == url
+    assert panel.state_label.text().startswith("Serving")
     assert panel.models.text() == f"tiny-llama, {label}"
     assert f'base_url="{url}"' in panel.snippet_text() and f'model="{label}"' in panel.snippet_text()
     qtbot.mouseClick(window.findChild(QPushButton, "chat.serve.copy"), Qt.MouseButton.LeftButton)

@@ -122,6 +122,7 @@ class ServeBackend:
             self.adapters[name] = self.session.engine.model.active_adapter
         self.session.set_adapter("")
         self.defaults: GenerationSettings = setup.settings
+        self.system_prompt = setup.system_prompt
         self.tokenizer = self.session.engine.tokenizer
         self.context_limit = info.context_limit
         self.created = int(time.time())
@@ -137,8 +138,12 @@ class ServeBackend:
         return self.adapters.get(model_id)
 
     def chat_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        """The conversation rendered with the model's chat template, as the Chat page does."""
-        return encode(self.tokenizer, render(self.tokenizer, "", messages))
+        """The conversation rendered with the model's chat template, as the Chat page does;
+        without a system message of its own it gets ``inference.chat.system_prompt``, as in
+        the Chat page (a model's default instructions, like an Ollama Modelfile's SYSTEM)."""
+        own = any(m["role"] == "system" for m in messages)
+        return encode(self.tokenizer, render(self.tokenizer, "" if own else self.system_prompt,
+                                             messages))
 
     def prompt_ids(self, prompt: str) -> list[int]:
         return list(self.tokenizer(prompt)["input_ids"])

@@ -22,7 +22,6 @@ from PyQt6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -41,6 +40,7 @@ from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.chat_history import ChatHistoryWidget
 from llamahome_gui.ui.widgets.chat_panel import ChatConversationPanel
 from llamahome_gui.ui.widgets.chat_pickers import ChatPickersWidget
+from llamahome_gui.ui.widgets.chat_settings import chat_settings_area
 from llamahome_gui.ui.widgets.serve_panel import ServeSwitch
 from llamahome_gui.workers.chat_worker import ChatWorker
 
@@ -69,8 +69,6 @@ class ChatPage(QWidget):
 
     # -- layout -----------------------------------------------------------------------------
     def _build(self) -> None:
-        from llamahome_gui.ui.forms import build_form
-
         self.pickers = ChatPickersWidget(self.ctx)
         self.ab_check = QCheckBox("A/B compare")
         self.ab_check.setObjectName("chat.ab")
@@ -104,23 +102,7 @@ class ChatPage(QWidget):
         self.input, self.status = self.panel.input, self.panel.status
         self.history = ChatHistoryWidget()
 
-        # The system prompt first, then how answers are sampled; both generated from the schema.
-        self.prompt_form = build_form(self.ctx.state, "inference", keys=["chat.system_prompt"])
-        self.settings_form = build_form(self.ctx.state, "inference", sections=["generation"])
-        forms = QWidget()
-        column = QVBoxLayout(forms)
-        column.setContentsMargins(0, 0, 6, 0)
-        column.addWidget(self.prompt_form)
-        column.addWidget(self.settings_form)
-        column.addStretch(1)
-        self.settings = QScrollArea()
-        self.settings.setObjectName("chat.settings")
-        self.settings.setWidgetResizable(True)
-        self.settings.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.settings.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.settings.setWidget(forms)
-        self.settings.setMinimumWidth(forms.minimumSizeHint().width() + 16)
-
+        self.settings = chat_settings_area(self.ctx.state)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.history)
         self.splitter.addWidget(self.panel)
