@@ -31,6 +31,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("chat", "Chat", "chat", "llamahome_gui.ui.pages.chat_page"),
     ("monitor", "Monitor", "monitor", "llamahome_gui.ui.pages.monitor_page"),
     ("runs", "Runs", "runs", "llamahome_gui.ui.pages.runs_page"),
+    ("models", "Models", "models", "llamahome_gui.ui.pages.models_page"),
 ]
 STRIP_MODULE = "llamahome_gui.ui.widgets.resource_strip"
 SCREENSHOT_SIZE = (1280, 800)

@@ -161,7 +161,6 @@ class StageBar:
 
 def run_list(args: argparse.Namespace) -> int:
     from llamahome_gui.core.models.registry import COLUMNS
-    from llamahome_gui.core.models.starter import STARTER_NAME, is_imported
 
     rows = _list(args)
     table = [list(COLUMNS) + ["Path"]] + [r.cells() + [str(r.path)] for r in rows]
@@ -172,9 +171,9 @@ def run_list(args: argparse.Namespace) -> int:
     for r in rows:
         if r.error:
             print(f"! {r.name}: {r.error}")
-    if not is_imported(_models_dir(args)):
-        print(f"{STARTER_NAME} (bundled starter): not imported yet; `llamahome models "
-              "import-starter` prepares it (or the first training run)")
+        if r.pending:
+            print(f"{r.name}: not imported yet; `llamahome models import-starter` prepares it "
+                  "(or the first training run)")
     return 0
 
 

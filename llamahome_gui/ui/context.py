@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from llamahome_gui.ui.main_window import MainWindow
     from llamahome_gui.ui.state import ConfigState
 
-PAGE_KEYS = ("configs", "train", "chat", "monitor", "runs")
+PAGE_KEYS = ("configs", "train", "chat", "monitor", "runs", "models")
 
 
 class AppContext:

@@ -60,6 +60,9 @@ class ModelRecord:
     last_used: float | None = None
     error: str = ""
     is_starter: bool = False
+    pending: bool = False
+    """The bundled starter before its import: listed from its GGUF header, prepared on first
+    use (``model.model.path`` empty)."""
     revision: str = ""
     imported_from: str = ""
     imported_as: Path | None = None
@@ -75,9 +78,14 @@ class ModelRecord:
         return not self.error and not self.is_gguf
 
     @property
+    def config_path(self) -> str:
+        """The value ``model.model.path`` takes to use it (empty = the bundled starter)."""
+        return "" if self.pending else str(self.path)
+
+    @property
     def removable(self) -> bool:
         """Only the app's own models folder is ever deleted from."""
-        return self.source == "app"
+        return self.source == "app" and not self.pending
 
     def cells(self) -> list[str]:
         """The values of :data:`COLUMNS` as text."""
@@ -91,6 +99,8 @@ class ModelRecord:
 
     def source_label(self) -> str:
         label = SOURCES.get(self.source, self.source)
+        if self.pending:
+            return "bundled starter (prepared on first use)"
         if self.is_starter:
             return "bundled starter"
         if self.source == "app" and self.imported_from:
@@ -274,6 +284,22 @@ def app_models(models_dir: Path) -> list[ModelRecord]:
     return sorted(rows, key=lambda r: not r.is_starter)
 
 
+def starter_placeholder(models_dir: Path) -> ModelRecord | None:
+    """The starter's row before its import, from the bundled GGUF's header."""
+    from llamahome_gui.core.models.starter import STARTER_NAME, StarterModelError, find_gguf
+    from llamahome_gui.core.models.starter import is_imported as starter_imported
+
+    if starter_imported(models_dir):
+        return None
+    try:
+        row = gguf_record(find_gguf())
+    except StarterModelError as exc:
+        return ModelRecord(name=STARTER_NAME, path=models_dir / STARTER_NAME, source="app",
+                           is_starter=True, error=str(exc).splitlines()[0])
+    row.name, row.source, row.is_starter, row.pending = STARTER_NAME, "app", True, True
+    return row
+
+
 def list_models(models_dir: Path | None = None, *, hf_cache: Path | None = None,
                 runs_roots: list[Path] | None = None) -> list[ModelRecord]:
     """Every model from the four sources, the app's own first; duplicates (the same folder
@@ -282,6 +308,9 @@ def list_models(models_dir: Path | None = None, *, hf_cache: Path | None = None,
     state = load_state()
     hidden = set(state["hidden"])
     rows = app_models(models_dir)
+    placeholder = starter_placeholder(models_dir)
+    if placeholder is not None:
+        rows.insert(0, placeholder)
     for snapshot in cache_snapshots(hf_cache):
         if _key(snapshot.folder) not in hidden:
             row = _folder_record(snapshot.folder, "hf-cache", name=snapshot.repo_id)
