@@ -79,6 +79,17 @@ def cache_snapshots(cache: Path | None = None) -> list[CacheSnapshot]:
     return found
 
 
+def cached_snapshot(repo_id: str, revision: str, cache: Path | None = None) -> Path | None:
+    """The complete cached snapshot of ``repo_id`` at ``revision`` (a branch, tag or commit)."""
+    repo = repo_folder(repo_id, cache)
+    ref = repo / "refs" / revision
+    commit = ref.read_text().strip() if ref.is_file() else revision
+    folder = repo / "snapshots" / commit
+    if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
+        return folder
+    return None
+
+
 def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -115,8 +126,11 @@ def download_model(repo_id: str, *, revision: str = "main", cache: Path | None =
     if repo_id.count("/") != 1 or any(not part for part in repo_id.split("/")):
         raise DownloadError(f"{repo_id!r} is not a model id; write it as org/name")
     if hub_offline():
-        raise DownloadError("cannot download: the Hugging Face hub is switched off here "
-                            "(HF_HUB_OFFLINE=1); unset it when online, or add a local folder")
+        cached = cached_snapshot(repo_id, revision, cache)
+        if cached is not None:
+            return cached
+        raise DownloadError(f"cannot download {repo_id}: the Hugging Face hub is switched off "
+                            "here (HF_HUB_OFFLINE=1); unset it when online, or add a local folder")
     from huggingface_hub import errors as hf_errors
     from huggingface_hub import snapshot_download
 
