@@ -33,11 +33,13 @@ class ModelJobWorker(QObject):
         super().__init__(parent)
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._busy = False
         self.label = ""
         self.last_traceback = ""
 
     def is_busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """True from ``start`` until just before ``finished`` is emitted."""
+        return self._busy
 
     def start(self, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
         """Run ``fn(*args, progress=..., cancel=..., **kwargs)``; False while another job runs."""
@@ -45,6 +47,7 @@ class ModelJobWorker(QObject):
             return False
         self._cancel.clear()
         self.label = label
+        self._busy = True
         self.started.emit(label)
         self._thread = threading.Thread(target=self._run, args=(label, fn, args, kwargs),
                                         name=f"model-job-{label}", daemon=True)
@@ -58,7 +61,7 @@ class ModelJobWorker(QObject):
         """Block until the job has ended (the window's close waits for the cleanup)."""
         if self._thread is not None:
             self._thread.join(timeout)
-        return not self.is_busy()
+        return not (self._thread is not None and self._thread.is_alive())
 
     def _run(self, label: str, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         try:
@@ -71,6 +74,7 @@ class ModelJobWorker(QObject):
                 self.failed.emit(label, str(exc) or type(exc).__name__)
         else:
             self.succeeded.emit(label, result)
+        self._busy = False
         self.finished.emit(label)
 
     def _progress(self, stage: str, done: int, total: int) -> None:

@@ -64,3 +64,28 @@ def test_unreachable_hub_from_the_cli(tmp_path, tiny_model_dir):
     assert errors == ["llamahome models download: cannot reach the Hugging Face hub to download "
                       "acme/tiny-chat; check the network (nothing was written)"]
     assert tree(cache) == before
+
+
+def test_download_progress_counts_bytes_and_cancel_stops_it():
+    """The bar class as snapshot_download creates its bars (huggingface_hub's own factory)."""
+    import logging
+
+    from huggingface_hub.utils.tqdm import _create_progress_bar
+
+    from llamahome_gui.core.models.hf_cache import DownloadCancelled, progress_bar_class
+
+    seen, stop = [], []
+    cls = progress_bar_class(lambda *a: seen.append(a), lambda: bool(stop))
+    written = _create_progress_bar(cls=cls, log_level=logging.INFO, total=0, initial=0,
+                                   name="huggingface_hub.snapshot_download", unit="B")
+    fetched = _create_progress_bar(cls=cls, log_level=logging.INFO, total=0, initial=0,
+                                   name="huggingface_hub.snapshot_download.transfer", unit="B")
+    written.total += 1000
+    written.update(400)
+    fetched.update(400)
+    written.update(600)
+    assert seen == [("Downloading", 400, 1000), ("Downloading", 1000, 1000)]
+    stop.append(True)
+    for bar in (written, fetched):
+        with pytest.raises(DownloadCancelled):
+            bar.update(1)

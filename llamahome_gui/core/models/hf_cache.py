@@ -94,23 +94,24 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _progress_bar_class(progress: Progress | None, cancel: Callable[[], bool] | None) -> type:
-    """A tqdm stand-in for ``snapshot_download``: sums the bytes written and makes every update
-    a cancel point (the exception stops each download thread at its next chunk)."""
-    from tqdm.auto import tqdm
+def progress_bar_class(progress: Progress | None, cancel: Callable[[], bool] | None) -> type:
+    """A silent progress bar for ``snapshot_download``: reports the bytes written (its
+    ``huggingface_hub.snapshot_download`` bar) and makes every update of any bar a cancel point
+    (the exception stops each download thread at its next chunk)."""
+    from huggingface_hub.utils import tqdm as hf_tqdm
 
-    class _Bar(tqdm):  # type: ignore[misc]
+    class _Bar(hf_tqdm):  # type: ignore[misc, valid-type]
         def __init__(self, *args, **kwargs) -> None:
+            self.bar_name = kwargs.get("name") or ""
             kwargs["disable"] = True
             super().__init__(*args, **kwargs)
             self.done = 0
-            self.name = kwargs.get("name", "")
 
         def update(self, n: float | None = 1) -> bool | None:
             if cancel and cancel():
                 raise DownloadCancelled
             self.done += int(n or 0)
-            if progress and self.name == "huggingface_hub.snapshot_download":
+            if progress and self.bar_name == "huggingface_hub.snapshot_download":
                 progress("Downloading", self.done, int(self.total or 0))
             return None
 
@@ -144,7 +145,7 @@ def download_model(repo_id: str, *, revision: str = "main", cache: Path | None =
     try:
         folder = snapshot_download(
             repo_id, revision=revision, cache_dir=cache, allow_patterns=ALLOW_PATTERNS,
-            ignore_patterns=IGNORE_PATTERNS, tqdm_class=_progress_bar_class(progress, cancel),
+            ignore_patterns=IGNORE_PATTERNS, tqdm_class=progress_bar_class(progress, cancel),
             max_workers=4)
     except DownloadCancelled:
         _drop_partial_snapshots(repo_dir, existed, before)

@@ -13,7 +13,6 @@ Facts come from config.json / safetensors headers / GGUF headers only, never wei
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -31,8 +30,15 @@ from llamahome_gui.core.models.info import (
     human_count,
     model_info,
 )
+from llamahome_gui.core.models.usage import (
+    load_state,
+    mark_used,
+    models_in_use,
+    path_key,
+    runs_last_used,
+    update_state,
+)
 
-STATE_FILE = "models.json"
 SOURCES = {"app": "models folder", "hf-cache": "Hugging Face cache", "folder": "added folder",
            "gguf": "GGUF file"}
 COLUMNS = ("Name", "Architecture", "Parameters", "Context", "Dtype", "Size", "Chat template",
@@ -115,51 +121,6 @@ class ModelRecord:
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(self.last_used))
 
 
-# ------------------------------------------------------------------------ remembered state
-
-def state_path() -> Path:
-    return paths.user_data_dir() / STATE_FILE
-
-
-def load_state() -> dict[str, Any]:
-    """``{"paths": [...], "hidden": [...], "last_used": {path: time}}`` (empty when unreadable:
-    the list still shows the models folder and the cache)."""
-    try:
-        data = json.loads(state_path().read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return {"paths": [str(p) for p in data.get("paths", []) if isinstance(p, str)],
-            "hidden": [str(p) for p in data.get("hidden", []) if isinstance(p, str)],
-            "last_used": {str(k): float(v) for k, v in dict(data.get("last_used", {})).items()
-                          if isinstance(v, (int, float))}}
-
-
-def _update_state(change: Any) -> dict[str, Any]:
-    """Read, change and atomically write the state under a file lock."""
-    from filelock import FileLock
-
-    from llamahome_gui.config.store import atomic_write
-
-    target = state_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock", timeout=30):
-        state = load_state()
-        change(state)
-        atomic_write(target, json.dumps(state, indent=2) + "\n")
-    return state
-
-
-def _key(path: str | Path) -> str:
-    return str(Path(path).expanduser().resolve())
-
-
-def mark_used(path: str | Path) -> None:
-    """Remember that ``path`` was chosen for training or chat now."""
-    _update_state(lambda s: s["last_used"].__setitem__(_key(path), time.time()))
-
-
 def gguf_files(folder: Path, depth: int = GGUF_SEARCH_DEPTH) -> list[Path]:
     """GGUF files in ``folder`` and its sub-folders down to ``depth`` levels."""
     found: list[Path] = []
@@ -206,13 +167,13 @@ def add_path(path: str | Path) -> list[ModelRecord]:
         if str(target) in state["hidden"]:
             state["hidden"].remove(str(target))
 
-    _update_state(add)
+    update_state(add)
     return rows
 
 
 def forget(path: str | Path) -> None:
     """Drop a user-added entry, or hide a Hugging Face cache model, without deleting files."""
-    key = _key(path)
+    key = path_key(path)
 
     def drop(state: dict[str, Any]) -> None:
         if key in state["paths"]:
@@ -221,7 +182,7 @@ def forget(path: str | Path) -> None:
             state["hidden"].append(key)
         state["last_used"].pop(key, None)
 
-    _update_state(drop)
+    update_state(drop)
 
 
 # ------------------------------------------------------------------------------ listing
@@ -312,7 +273,7 @@ def list_models(models_dir: Path | None = None, *, hf_cache: Path | None = None,
     if placeholder is not None:
         rows.insert(0, placeholder)
     for snapshot in cache_snapshots(hf_cache):
-        if _key(snapshot.folder) not in hidden:
+        if path_key(snapshot.folder) not in hidden:
             row = _folder_record(snapshot.folder, "hf-cache", name=snapshot.repo_id)
             row.revision = snapshot.revision
             rows.append(row)
@@ -329,14 +290,14 @@ def list_models(models_dir: Path | None = None, *, hf_cache: Path | None = None,
                                     error=f"{target} no longer exists (forget it, or put it back)"))
     unique: dict[str, ModelRecord] = {}
     for row in rows:
-        unique.setdefault(_key(row.path), row)
+        unique.setdefault(path_key(row.path), row)
     rows = list(unique.values())
     _link_imports(rows)
     used = dict(state["last_used"])
     for path, when in runs_last_used(runs_roots).items():
         used[path] = max(when, used.get(path, 0.0))
     for row in rows:
-        row.last_used = used.get(_key(row.path)) or None
+        row.last_used = used.get(path_key(row.path)) or None
     return rows
 
 
@@ -345,19 +306,19 @@ def _link_imports(rows: list[ModelRecord]) -> None:
     by_source = {}
     for row in rows:
         if row.source == "app" and row.details.get("source_file"):
-            by_source[_key(row.details["source_file"])] = row.path
+            by_source[path_key(row.details["source_file"])] = row.path
     for row in rows:
         if row.is_gguf:
-            row.imported_as = by_source.get(_key(row.path))
+            row.imported_as = by_source.get(path_key(row.path))
 
 
 def find_model(query: str, rows: list[ModelRecord]) -> ModelRecord:
     """A row by path, exact name, or unique name prefix; a one-line error otherwise."""
     target = Path(query).expanduser()
     if target.exists():
-        key = _key(target)
+        key = path_key(target)
         for row in rows:
-            if _key(row.path) == key:
+            if path_key(row.path) == key:
                 return row
     for matches in ([r for r in rows if r.name == query],
                     [r for r in rows if r.name.lower().startswith(query.lower())]):
@@ -367,56 +328,6 @@ def find_model(query: str, rows: list[ModelRecord]) -> ModelRecord:
             raise ModelRegistryError(f"{query!r} matches {len(matches)} models ("
                                      f"{', '.join(r.name for r in matches[:4])}); give its path")
     raise ModelRegistryError(f"no model {query!r} in the list; see `llamahome models list`")
-
-
-# ------------------------------------------------------------------------------ runs
-
-def _run_model(run_dir: Path, models_dir: Path) -> Path | None:
-    from llamahome_gui.core.models.starter import starter_dir
-    from llamahome_gui.core.runs import read_run_config
-
-    try:
-        configured = read_run_config(run_dir)["model"].model.path  # type: ignore[attr-defined]
-    except (OSError, ValueError):
-        return None
-    return Path(configured).expanduser() if configured.strip() else starter_dir(models_dir)
-
-
-def _runs(runs_roots: list[Path] | None) -> list[Path]:
-    roots = runs_roots if runs_roots is not None else [paths.runs_dir()]
-    found = []
-    for root in roots:
-        if Path(root).is_dir():
-            found.extend(p for p in Path(root).iterdir() if (p / "run.toml").is_file())
-    return found
-
-
-def runs_last_used(runs_roots: list[Path] | None = None) -> dict[str, float]:
-    """Model path -> when a run on it last started (from run.toml and the folder's time)."""
-    used: dict[str, float] = {}
-    for run in _runs(runs_roots):
-        model = _run_model(run, paths.models_dir())
-        if model is not None:
-            when = (run / "run.toml").stat().st_mtime
-            used[_key(model)] = max(when, used.get(_key(model), 0.0))
-    return used
-
-
-def models_in_use(runs_roots: list[Path] | None = None,
-                  models_dir: Path | None = None) -> dict[str, str]:
-    """Model path -> name of a run whose trainer is alive right now."""
-    from llamahome_gui.core.runs import run_info
-
-    busy: dict[str, str] = {}
-    for run in _runs(runs_roots):
-        info = run_info(run)
-        if info.status != "running":
-            continue
-        for model in (_run_model(run, Path(models_dir or paths.models_dir())),
-                      Path(info.model) if info.model else None):
-            if model is not None:
-                busy[_key(model)] = info.name
-    return busy
 
 
 def remove_model(path: str | Path, models_dir: Path | None = None, *,
@@ -434,7 +345,7 @@ def remove_model(path: str | Path, models_dir: Path | None = None, *,
     if not entry.is_dir() or not (entry / "config.json").exists():
         raise ModelRegistryError(f"{entry} is not a model folder in {models_dir}")
     busy = models_in_use(runs_roots, models_dir)
-    for key in {_key(entry), str(entry.absolute())}:
+    for key in {path_key(entry), str(entry.absolute())}:
         if key in busy:
             raise ModelRegistryError(f"{entry.name} is in use by the running training run "
                                      f"{busy[key]}; stop that run first")
@@ -445,8 +356,8 @@ def remove_model(path: str | Path, models_dir: Path | None = None, *,
     trash = entry.with_name(f".{entry.name}.removing")
     entry.rename(trash)  # the model disappears at once, even if deleting takes a while
     shutil.rmtree(trash, ignore_errors=True)
-    forget_key = _key(entry)
-    _update_state(lambda s: s["last_used"].pop(forget_key, None))
+    forget_key = path_key(entry)
+    update_state(lambda s: s["last_used"].pop(forget_key, None))
     return freed
 
 

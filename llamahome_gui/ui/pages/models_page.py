@@ -9,21 +9,17 @@ edit of ``model.model.path`` in the shared config state, so it shows as an unsav
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -35,17 +31,14 @@ from PyQt6.QtWidgets import (
 
 from llamahome_gui import paths
 from llamahome_gui.core.models.registry import COLUMNS
+from llamahome_gui.ui.dialogs.download_dialog import DownloadDialog
+from llamahome_gui.ui.widgets.model_caches import ModelCachesWidget
+from llamahome_gui.ui.widgets.model_caches import human_bytes as _human_bytes
 from llamahome_gui.workers.models_worker import ModelJobWorker
 from llamahome_gui.workers.run_task import LatestTask
 
 MODEL_KEY = "model.model.path"
 _SORT_NUMERIC = {2: "parameters", 3: "context_length", 5: "size_on_disk", 8: "last_used"}
-
-
-def _human_bytes(n: float) -> str:
-    from llamahome_gui.core.models.info import human_bytes
-
-    return human_bytes(n)
 
 
 class _Item(QTableWidgetItem):
@@ -63,34 +56,10 @@ class _Item(QTableWidgetItem):
             return str(a) < str(b)
 
 
-class DownloadDialog(QDialog):
-    """Model id and revision for a download."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Download a model")
-        self.repo = QLineEdit()
-        self.repo.setObjectName("models.download.repo")
-        self.repo.setPlaceholderText("org/name")
-        self.revision = QLineEdit("main")
-        self.revision.setObjectName("models.download.revision")
-        note = QLabel("Safetensors weights, config and tokenizer only (never .bin pickles), "
-                      "into the Hugging Face cache. An interrupted download resumes.")
-        note.setWordWrap(True)
-        note.setProperty("muted", True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
-                                   QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form = QFormLayout(self)
-        form.addRow("Model id", self.repo)
-        form.addRow("Revision", self.revision)
-        form.addRow(note)
-        form.addRow(buttons)
-
-
 class ModelsPage(QWidget):
     """The table of models and the actions on them."""
+
+    models_changed = pyqtSignal()  # a model was imported, removed, added or forgotten
 
     def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,17 +136,9 @@ class ModelsPage(QWidget):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.cache_label = QLabel()
-        self.cache_label.setObjectName("models.caches")
-        self.cache_label.setProperty("muted", True)
-        cache_row = QHBoxLayout()
-        cache_row.addWidget(self.cache_label, 1)
-        cache_row.addWidget(self._button("clear_models", "Clear converted models…", "Delete "
-                                         "every model of the app's models folder (asks first)",
-                                         partial(self._on_clear_clicked, "models")))
-        cache_row.addWidget(self._button("clear_runs", "Clear runs…", "Delete every training "
-                                         "run folder (asks first)",
-                                         partial(self._on_clear_clicked, "runs")))
+        self.caches = ModelCachesWidget(lambda: (self.models_dir(), self.runs_roots()[0]))
+        self.caches.cleared.connect(self._on_caches_cleared)
+        self.buttons.update({f"clear_{k}": b for k, b in self.caches.buttons.items()})
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 6)
@@ -186,7 +147,7 @@ class ModelsPage(QWidget):
         layout.addLayout(actions)
         layout.addWidget(self.progress_row)
         layout.addWidget(self.message)
-        layout.addLayout(cache_row)
+        layout.addWidget(self.caches)
 
         self.lister = LatestTask(self)
         self.lister.succeeded.connect(self._on_lister_succeeded)
@@ -244,6 +205,10 @@ class ModelsPage(QWidget):
                 self.table.selectRow(row)
                 return
 
+    def _changed(self) -> None:
+        self.refresh()
+        self.models_changed.emit()
+
     def _on_lister_succeeded(self, result: tuple[list[Any], list[Any]]) -> None:
         records, caches = result
         current = self.selected()
@@ -262,8 +227,7 @@ class ModelsPage(QWidget):
                     item.setToolTip(record.error)
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
-        self.cache_label.setText("   ·   ".join(
-            f"{c.label}: {_human_bytes(c.size)} ({c.items})" for c in caches))
+        self.caches.set_caches(caches)
         if current is not None:
             self.select_path(current.path)
         self._update_buttons()
@@ -338,7 +302,7 @@ class ModelsPage(QWidget):
             self._show_error(str(exc))
             return
         self._say(f"Added {len(rows)} model{'s' if len(rows) != 1 else ''} from {path}")
-        self.refresh()
+        self._changed()
 
     def _on_add_folder_clicked(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Add a model folder or a folder of GGUF "
@@ -370,7 +334,7 @@ class ModelsPage(QWidget):
             return
         forget(record.path)
         self._say(f"Forgot {record.name}; {record.path} is untouched.")
-        self.refresh()
+        self._changed()
 
     def _on_remove_clicked(self) -> None:
         from llamahome_gui.core.models.registry import ModelRegistryError, remove_model
@@ -394,24 +358,11 @@ class ModelsPage(QWidget):
             self._show_error(str(exc))
             return
         self._say(f"Removed {record.name}: {_human_bytes(freed)} freed.")
-        self.refresh()
+        self._changed()
 
-    def _on_clear_clicked(self, key: str) -> None:
-        from llamahome_gui.core.models.caches import cache_sizes, clear_cache
-
-        root = self.runs_roots()[0]
-        cache = {c.key: c for c in cache_sizes(self.models_dir(), root)}[key]
-        answer = QMessageBox.question(
-            self, f"Clear {cache.label.lower()}", f"Delete all {cache.items} items in "
-            f"{cache.folder} ({_human_bytes(cache.size)})? This is {cache.note}.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
-        if answer != QMessageBox.StandardButton.Yes:
-            return
-        freed, kept = clear_cache(key, self.models_dir(), root)
-        self._say(f"{cache.label}: {_human_bytes(freed)} freed" +
-                  (f"; kept (in use by a running run): {', '.join(kept)}" if kept else "."))
-        self.refresh()
+    def _on_caches_cleared(self, message: str) -> None:
+        self._say(message)
+        self._changed()
 
     def _on_cancel_clicked(self) -> None:
         self.worker.cancel()
@@ -435,7 +386,7 @@ class ModelsPage(QWidget):
 
     def _on_worker_succeeded(self, label: str, result: object) -> None:
         self._say(f"{label}: done, {result}")
-        self.refresh()
+        self._changed()
         if self._after_import_use and isinstance(result, Path):
             self.use_model(result)
         self._after_import_use = False
