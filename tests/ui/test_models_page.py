@@ -67,7 +67,7 @@ def test_table_shows_every_source_and_the_buttons_follow_the_row(qtbot, models_p
     page = models_page
     assert names(page) == ["SmolLM2-135M-Instruct", "tiny", "acme/tiny-chat"]
     assert cells(page, "tiny")[1:4] == ["LlamaForCausalLM", "3.2M", "1,024"]
-    assert cells(page, "acme/tiny-chat")[7] == "Hugging Face cache"
+    assert cells(page, "acme/tiny-chat")[7] == "HF cache"
     assert cells(page, "SmolLM2-135M-Instruct")[4] == "Q4_1"
     assert page.caches.label.text().startswith("Converted models: ")
     page.select_path(page.records[2].path)
@@ -135,7 +135,9 @@ def test_add_a_gguf_then_import_and_use_it(qtbot, models_page, tiny_ggufs, tmp_p
     assert "De-quantizing the weights" in seen and not page.progress_row.isVisibleTo(page)
     assert page.ctx.state.value("model.model.path") == str(target)
     wait_rows(qtbot, page, 5)
-    assert cells(page, "tiny-llama.gguf")[7] == "GGUF file (imported as tiny-llama)"
+    assert cells(page, "tiny-llama.gguf")[7] == "GGUF file (imported)"
+    row = names(page).index("tiny-llama.gguf")
+    assert page.table.item(row, 7).toolTip() == "GGUF file (imported as tiny-llama)"
     page.ctx.state.revert()  # Use is an unsaved edit: no "save changes?" box at close
 
 

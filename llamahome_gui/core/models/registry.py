@@ -115,6 +115,16 @@ class ModelRecord:
             return f"GGUF file (imported as {self.imported_as.name})"
         return label
 
+    def source_short(self) -> str:
+        """The source in a few words, for a narrow table column."""
+        if self.is_starter:
+            return "starter" + (" (not prepared)" if self.pending else "")
+        if self.source == "app":
+            return "imported GGUF" if self.imported_from else "models folder"
+        if self.is_gguf:
+            return "GGUF file" + (" (imported)" if self.imported_as is not None else "")
+        return {"hf-cache": "HF cache"}.get(self.source, SOURCES.get(self.source, self.source))
+
     def last_used_text(self) -> str:
         if not self.last_used:
             return "never"

@@ -38,6 +38,11 @@ from llamahome_gui.workers.models_worker import ModelJobWorker
 from llamahome_gui.workers.run_task import LatestTask
 
 MODEL_KEY = "model.model.path"
+# COLUMNS, shortened so nine columns fit a 1024-pixel window (full names as tooltips)
+HEADERS = ("Name", "Architecture", "Params", "Context", "Dtype", "Size", "Chat", "Source",
+           "Last used")
+SOURCE = COLUMNS.index("Source")
+NAME_WIDTH = 220  # the name column's widest start (drag to widen; the full name is in details)
 _SORT_NUMERIC = {2: "parameters", 3: "context_length", 5: "size_on_disk", 8: "last_used"}
 
 
@@ -67,18 +72,21 @@ class ModelsPage(QWidget):
         self.records: list[Any] = []
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("models.table")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        for col, full in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(col).setToolTip(full)
         self.table.verticalHeader().hide()
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)  # long names elide on one line in a narrow window
         header = self.table.horizontalHeader()
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the registry's order first
         self.table.setSortingEnabled(True)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for column in (0, COLUMNS.index("Source")):  # long texts shrink first (elided)
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)  # set on each fill
+        header.setSectionResizeMode(SOURCE, QHeaderView.ResizeMode.Stretch)  # elided first
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda _item: self._on_use_clicked())
 
@@ -216,17 +224,21 @@ class ModelsPage(QWidget):
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(records))
         for row, record in enumerate(records):
-            for col, text in enumerate(record.cells()):
+            texts = record.cells()
+            texts[SOURCE] = record.source_short()
+            for col, text in enumerate(texts):
                 key = getattr(record, _SORT_NUMERIC[col]) if col in _SORT_NUMERIC else text
                 item = _Item(text, key)
+                item.setToolTip(record.source_label() if col == SOURCE else str(record.path))
                 if col == 0:
                     item.setData(Qt.ItemDataRole.UserRole, row)
-                    item.setToolTip(str(record.path))
                 if record.error:
                     item.setForeground(Qt.GlobalColor.red)
                     item.setToolTip(record.error)
                 self.table.setItem(row, col, item)
         self.table.setSortingEnabled(True)
+        self.table.resizeColumnToContents(0)
+        self.table.setColumnWidth(0, min(self.table.columnWidth(0), NAME_WIDTH))
         self.caches.set_caches(caches)
         if current is not None:
             self.select_path(current.path)
