@@ -127,36 +127,40 @@ def _list(args: argparse.Namespace) -> list:
 
 class StageBar:
     """``progress(stage, done, total)`` on stderr: a redrawn bar on a terminal, one line per
-    stage otherwise (logs, pipes)."""
+    stage otherwise (logs, pipes). A stage reported as 1 of 1 is a plain message."""
 
     def __init__(self, width: int = 28) -> None:
         self.tty = sys.stderr.isatty()
         self.width = width
         self.stage = ""
+        self._open = False
         self._drawn = 0.0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
+        final = done == total == 1
         if stage != self.stage:
             self.close()
             self.stage = stage
-            if not self.tty:
-                print(stage + ("…" if total != 1 or done != 1 else ""), file=sys.stderr,
-                      flush=True)
-        if self.tty and time.monotonic() - self._drawn > 0.1 or done == total:
-            self._drawn = time.monotonic()
-            if self.tty:
-                if total:
-                    filled = int(self.width * min(done, total) / total)
-                    bar = "#" * filled + "." * (self.width - filled)
-                    sys.stderr.write(f"\r{stage} [{bar}] {100 * done / total:3.0f}%\033[K")
-                else:
-                    sys.stderr.write(f"\r{stage}…\033[K")
-                sys.stderr.flush()
+            if not self.tty or final:
+                print(stage if final else stage + "…", file=sys.stderr, flush=True)
+                return
+        if not self.tty or final or (time.monotonic() - self._drawn < 0.1 and done != total):
+            return
+        self._drawn = time.monotonic()
+        if total:
+            filled = int(self.width * min(done, total) / total)
+            bar = "#" * filled + "." * (self.width - filled)
+            sys.stderr.write(f"\r{stage} [{bar}] {100 * done / total:3.0f}%\033[K")
+        else:
+            sys.stderr.write(f"\r{stage}…\033[K")
+        sys.stderr.flush()
+        self._open = True
 
     def close(self) -> None:
-        if self.tty and self.stage:
+        if self._open:
             sys.stderr.write("\n")
             sys.stderr.flush()
+            self._open = False
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -269,6 +273,8 @@ def run_remove(args: argparse.Namespace) -> int:
     models_dir = _models_dir(args)
     try:
         row = find_model(args.model, _list(args))
+        if row.pending:
+            raise ModelRegistryError(f"{row.name} is not imported yet: there is nothing to remove")
         if not row.removable:
             raise ModelRegistryError(f"{row.path} is not in the app's models folder "
                                      f"({models_dir}): it is never deleted here; `llamahome "
