@@ -30,6 +30,7 @@ PAGES: list[PageSpec] = [
     PageSpec("chat", "Chat", "chat", "llamahome_gui.ui.pages.chat_page"),
     PageSpec("monitor", "Monitor", "monitor", "llamahome_gui.ui.pages.monitor_page"),
     PageSpec("runs", "Runs", "runs", "llamahome_gui.ui.pages.runs_page"),
+    PageSpec("models", "Models", "models", "llamahome_gui.ui.pages.models_page"),
 ]
 DIALOGS: list[DialogSpec] = []
 STRIP_MODULE = "llamahome_gui.ui.widgets.resource_strip"

@@ -76,3 +76,13 @@ def tiny_model_dir(starter_model_dir) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_ggufs(tmp_path_factory) -> dict[str, Path]:
+    """A tiny llama (Q8_0) and a tiny qwen2 (F16) GGUF written by the tests themselves."""
+    from tests.gguf_support import write_tiny_gguf
+
+    folder = tmp_path_factory.mktemp("gguf")
+    return {arch: write_tiny_gguf(folder / f"tiny-{arch}.gguf", arch, seed=i)
+            for i, arch in enumerate(("llama", "qwen2"))}

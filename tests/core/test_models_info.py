@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from llamahome_gui.core.models.info import ModelInfoError, list_models, model_info
+from llamahome_gui.core.models.info import ModelInfoError, model_info
 
 
 def test_tiny_model_info_matches_the_loaded_model(tiny_model_dir):
@@ -65,13 +65,3 @@ def test_sharded_weights_are_summed(tmp_path, tiny_model_dir):
     (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
     assert model_info(folder).parameters == model_info(tiny_model_dir).parameters
     assert not model_info(folder).chat_template
-
-
-def test_list_marks_the_starter_and_mentions_it_before_import(tmp_path, tiny_model_dir):
-    entries = list_models(tmp_path)
-    assert len(entries) == 1 and entries[0].is_starter and "import-starter" in entries[0].line()
-    shutil.copytree(tiny_model_dir, tmp_path / "tiny")
-    (tmp_path / "notes").mkdir()
-    entries = list_models(tmp_path)
-    assert [e.folder.name for e in entries] == ["SmolLM2-135M-Instruct", "tiny"]
-    assert "3.2M params" in entries[1].line()

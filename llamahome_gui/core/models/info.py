@@ -4,6 +4,7 @@ weights are loaded, so the window can show it instantly even for a 70B model."""
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +33,7 @@ class TensorInfo:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
 
 @dataclass
@@ -211,46 +209,3 @@ def model_info(folder: str | Path) -> ModelInfo:
         weight_files=[p.name for p in weight_files(folder)],
         tensors=tensors,
     )
-
-
-@dataclass
-class ModelEntry:
-    """One row of the models list; ``info`` is None when the folder is not usable (``error``)
-    or the starter model is not imported yet."""
-
-    folder: Path
-    info: ModelInfo | None = None
-    error: str = ""
-    is_starter: bool = False
-
-    def line(self) -> str:
-        mark = "  [starter]" if self.is_starter else ""
-        if self.info:
-            i = self.info
-            return (f"{self.folder.name}{mark}  {i.architecture}, {human_count(i.parameters)} "
-                    f"params, {i.dtype}, {fmt_bytes(i.size_on_disk)}  {self.folder}")
-        return f"{self.folder.name}{mark}  ({self.error})"
-
-
-def list_models(models_dir: Path) -> list[ModelEntry]:
-    """The model folders in ``models_dir``, the starter model first (even before its import)."""
-    from llamahome_gui.core.models.starter import is_imported, starter_dir
-
-    entries: list[ModelEntry] = []
-    starter = starter_dir(models_dir)
-    if not is_imported(models_dir):
-        entries.append(ModelEntry(starter, error="not imported yet: run `llamahome models "
-                                  "import-starter`", is_starter=True))
-    children = sorted(models_dir.iterdir()) if models_dir.is_dir() else []
-    for folder in children:
-        if folder.name.startswith(".") or not folder.is_dir():
-            continue
-        if not (folder / "config.json").is_file():
-            continue
-        try:
-            info = model_info(folder)
-            entry = ModelEntry(folder, info, is_starter=info.is_starter)
-        except (ModelInfoError, OSError, ValueError) as exc:
-            entry = ModelEntry(folder, error=str(exc), is_starter=folder == starter)
-        entries.insert(0, entry) if folder == starter else entries.append(entry)
-    return entries

