@@ -183,8 +183,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     from llamahome_gui.core.models.gguf_header import GGUFError, read_gguf_header
-    from llamahome_gui.core.models.info import ModelInfoError, human_bytes, human_count, model_info
+    from llamahome_gui.core.models.info import ModelInfoError, human_count, model_info
     from llamahome_gui.core.models.registry import ModelRegistryError, find_model
+    from llamahome_gui.core.units import fmt_bytes
 
     target = Path(args.model).expanduser()
     try:
@@ -199,7 +200,7 @@ def run_info(args: argparse.Namespace) -> int:
                     ("Vocabulary", f"{h.vocab_size:,}"),
                     ("Max context", f"{h.context_length:,} tokens"),
                     ("Quantization", h.quantization), ("Size on disk",
-                                                       human_bytes(target.stat().st_size)),
+                                                       fmt_bytes(target.stat().st_size)),
                     ("Chat template", "yes" if h.has_chat_template else "no")]
             width = max(len(label) for label, _ in rows)
             print("\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in rows))
@@ -267,8 +268,8 @@ def _confirm(question: str) -> bool:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from llamahome_gui.core.models.info import human_bytes
     from llamahome_gui.core.models.registry import ModelRegistryError, find_model, remove_model
+    from llamahome_gui.core.units import fmt_bytes
 
     models_dir = _models_dir(args)
     try:
@@ -279,13 +280,13 @@ def run_remove(args: argparse.Namespace) -> int:
             raise ModelRegistryError(f"{row.path} is not in the app's models folder "
                                      f"({models_dir}): it is never deleted here; `llamahome "
                                      f"models forget {row.name}` drops it from the list")
-        if not args.yes and not _confirm(f"Delete {row.path} ({human_bytes(row.size_on_disk)})?"):
+        if not args.yes and not _confirm(f"Delete {row.path} ({fmt_bytes(row.size_on_disk)})?"):
             print("nothing deleted", file=sys.stderr)
             return EXIT_FAILED
         freed = remove_model(row.path, models_dir, runs_roots=_runs_roots(args))
     except ModelRegistryError as exc:
         return _fail("remove", exc)
-    print(f"removed {row.name}: {human_bytes(freed)} freed")
+    print(f"removed {row.name}: {fmt_bytes(freed)} freed")
     return 0
 
 
@@ -309,21 +310,21 @@ def run_download(args: argparse.Namespace) -> int:
 
 def run_cache(args: argparse.Namespace) -> int:
     from llamahome_gui.core.models.caches import cache_sizes, clear_cache
-    from llamahome_gui.core.models.info import human_bytes
+    from llamahome_gui.core.units import fmt_bytes
 
     runs = args.runs_dir.expanduser() if args.runs_dir else None
     caches = {c.key: c for c in cache_sizes(_models_dir(args), runs)}
     if not args.clear:
         for c in caches.values():
-            print(f"{c.label:<18} {human_bytes(c.size):>11}  {c.items:>3} items  {c.folder}")
+            print(f"{c.label:<18} {fmt_bytes(c.size):>11}  {c.items:>3} items  {c.folder}")
         return 0
     c = caches[args.clear]
     if not args.yes and not _confirm(f"Delete all {c.items} items of {c.label.lower()} in "
-                                     f"{c.folder} ({human_bytes(c.size)}; {c.note})?"):
+                                     f"{c.folder} ({fmt_bytes(c.size)}; {c.note})?"):
         print("nothing deleted", file=sys.stderr)
         return EXIT_FAILED
     freed, kept = clear_cache(args.clear, _models_dir(args), runs)
-    print(f"{c.label}: {human_bytes(freed)} freed" +
+    print(f"{c.label}: {fmt_bytes(freed)} freed" +
           (f"; kept (in use by a running run): {', '.join(kept)}" if kept else ""))
     return 0
 

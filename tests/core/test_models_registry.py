@@ -7,6 +7,7 @@ import os
 import shutil
 import time
 
+import psutil
 import pytest
 
 from llamahome_gui import paths
@@ -25,6 +26,7 @@ from llamahome_gui.core.models.registry import (
     remove_model,
 )
 from llamahome_gui.core.runs import new_run_dir, write_run_config
+from llamahome_gui.core.runs.events import RunFinished, encode
 from tests.hf_cache_support import add_to_hf_cache
 
 
@@ -125,13 +127,18 @@ def test_remove_only_deletes_inside_the_models_folder(tmp_path, models_dir, hf_c
 
 
 def running_run(runs, config_dir, model_path: str):
-    configs = ConfigManager(config_dir).load_all()
+    from llamahome_gui.core.runs import RUN_COMPONENTS
+    from llamahome_gui.core.runs.events import RunStarted, encode
+
+    manager = ConfigManager(config_dir)
+    configs = {name: manager.load(name) for name in RUN_COMPONENTS}
     configs["model"] = configs["model"].model_copy(update={"model": configs["model"].model
                                                            .model_copy(update={"path": model_path})})
     run = new_run_dir(runs, "busy")
     write_run_config(run, configs)
-    start = {"event": "start", "time": time.time(), "pid": os.getpid(), "config": {}}
-    (run / "events.jsonl").write_text(json.dumps(start) + "\n")
+    start = RunStarted(time=time.time(), total_steps=1, pid=os.getpid(),
+                       pid_created=psutil.Process().create_time())
+    (run / "events.jsonl").write_text(encode(start) + "\n")
     return run
 
 
@@ -144,7 +151,7 @@ def test_a_model_a_running_trainer_uses_is_not_removed(tmp_path, models_dir, con
     assert (models_dir / "tiny" / "model.safetensors").is_file()
     # the run ends: the model can go
     with open(run / "events.jsonl", "a") as fh:
-        fh.write(json.dumps({"event": "done", "time": time.time(), "step": 1}) + "\n")
+        fh.write(encode(RunFinished(time=time.time(), adapter="", step=1)) + "\n")
     assert remove_model(models_dir / "tiny", models_dir, runs_roots=[runs]) > 0
 
 

@@ -26,7 +26,6 @@ from llamahome_gui.core.models.hf_cache import cache_snapshots
 from llamahome_gui.core.models.info import (
     ModelInfoError,
     folder_size,
-    human_bytes,
     human_count,
     model_info,
 )
@@ -38,6 +37,7 @@ from llamahome_gui.core.models.usage import (
     runs_last_used,
     update_state,
 )
+from llamahome_gui.core.units import fmt_bytes
 
 SOURCES = {"app": "models folder", "hf-cache": "Hugging Face cache", "folder": "added folder",
            "gguf": "GGUF file"}
@@ -96,11 +96,11 @@ class ModelRecord:
     def cells(self) -> list[str]:
         """The values of :data:`COLUMNS` as text."""
         if self.error:
-            return [self.name, "", "", "", "", human_bytes(self.size_on_disk) if
+            return [self.name, "", "", "", "", fmt_bytes(self.size_on_disk) if
                     self.size_on_disk else "", "", self.source_label(), self.last_used_text()]
         return [self.name, self.architecture, human_count(self.parameters),
                 f"{self.context_length:,}" if self.context_length else "?", self.dtype,
-                human_bytes(self.size_on_disk), "yes" if self.chat_template else "no",
+                fmt_bytes(self.size_on_disk), "yes" if self.chat_template else "no",
                 self.source_label(), self.last_used_text()]
 
     def source_label(self) -> str:

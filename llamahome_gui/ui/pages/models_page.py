@@ -31,9 +31,9 @@ from PyQt6.QtWidgets import (
 
 from llamahome_gui import paths
 from llamahome_gui.core.models.registry import COLUMNS
+from llamahome_gui.core.units import fmt_bytes
 from llamahome_gui.ui.dialogs.download_dialog import DownloadDialog
 from llamahome_gui.ui.widgets.model_caches import ModelCachesWidget
-from llamahome_gui.ui.widgets.model_caches import human_bytes as _human_bytes
 from llamahome_gui.workers.models_worker import ModelJobWorker
 from llamahome_gui.workers.run_task import LatestTask
 
@@ -358,7 +358,7 @@ class ModelsPage(QWidget):
         extra = "\n\nIt is the model set in model.model.path." if configured and \
             Path(configured).expanduser() == record.path else ""
         answer = QMessageBox.question(
-            self, "Remove model", f"Delete {record.name} ({_human_bytes(record.size_on_disk)}) "
+            self, "Remove model", f"Delete {record.name} ({fmt_bytes(record.size_on_disk)}) "
             f"from {record.path.parent}?{extra}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
@@ -369,7 +369,7 @@ class ModelsPage(QWidget):
         except ModelRegistryError as exc:
             self._show_error(str(exc))
             return
-        self._say(f"Removed {record.name}: {_human_bytes(freed)} freed.")
+        self._say(f"Removed {record.name}: {fmt_bytes(freed)} freed.")
         self._changed()
 
     def _on_caches_cleared(self, message: str) -> None:

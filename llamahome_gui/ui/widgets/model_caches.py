@@ -10,16 +10,12 @@ from typing import Any
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
 
+from llamahome_gui.core.units import fmt_bytes
+
 _BUTTONS = (("models", "Clear converted models…", "Delete every model of the app's models "
              "folder (asks first; models a running run uses are kept)"),
             ("runs", "Clear runs…", "Delete every training run folder (asks first; running "
              "runs are kept)"))
-
-
-def human_bytes(n: float) -> str:
-    from llamahome_gui.core.models.info import human_bytes as fmt
-
-    return fmt(n)
 
 
 class ModelCachesWidget(QWidget):
@@ -47,7 +43,7 @@ class ModelCachesWidget(QWidget):
             self.buttons[key] = button
 
     def set_caches(self, caches: list[Any]) -> None:
-        self.label.setText("   ·   ".join(f"{c.label}: {human_bytes(c.size)} ({c.items})"
+        self.label.setText("   ·   ".join(f"{c.label}: {fmt_bytes(c.size)} ({c.items})"
                                            for c in caches))
 
     def _on_clear_clicked(self, key: str) -> None:
@@ -57,11 +53,11 @@ class ModelCachesWidget(QWidget):
         cache = {c.key: c for c in cache_sizes(models_dir, runs_root)}[key]
         answer = QMessageBox.question(
             self, f"Clear {cache.label.lower()}", f"Delete all {cache.items} items in "
-            f"{cache.folder} ({human_bytes(cache.size)})? This is {cache.note}.",
+            f"{cache.folder} ({fmt_bytes(cache.size)})? This is {cache.note}.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No)
         if answer != QMessageBox.StandardButton.Yes:
             return
         freed, kept = clear_cache(key, models_dir, runs_root)
-        self.cleared.emit(f"{cache.label}: {human_bytes(freed)} freed" + (
+        self.cleared.emit(f"{cache.label}: {fmt_bytes(freed)} freed" + (
             f"; kept (in use by a running run): {', '.join(kept)}" if kept else "."))
