@@ -63,6 +63,24 @@ def check_parity(reference_dir: Path, gguf_path: Path, quant: str, *, system_pro
     """Compare the GGUF file with the safetensors model in ``reference_dir``."""
     import torch
 
+    from llamahome_gui.core.models.loading import usable_cores
+
+    # All cores but one: small-model decoding on a busy machine is many times slower when
+    # torch's threads fight the window (or a trainer) for every core.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, usable_cores() - 1))
+    try:
+        return _compare(reference_dir, gguf_path, quant, system_prompt, positions, progress,
+                        trust_remote_code)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _compare(reference_dir: Path, gguf_path: Path, quant: str, system_prompt: str,
+             positions: int, progress: Callable[[str], None] | None,
+             trust_remote_code: bool) -> ParityResult:
+    import torch
+
     from llamahome_gui.core.chat.prompt import encode, render
     from llamahome_gui.core.models.loading import load_model_and_tokenizer
 
