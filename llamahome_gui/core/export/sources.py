@@ -56,7 +56,10 @@ def resolve_source(source: Path | None, model: Path | None = None) -> ExportSour
         from llamahome_gui.core.runs import read_run_config, run_info
 
         info = run_info(source)
-        adapter = info.adapter if info.adapter is not None else source / "adapter"
+        # The folder's own adapter first: the done event's path is stale once a run is moved.
+        adapter = source / "adapter"
+        if not (adapter / "adapter_config.json").is_file() and info.adapter is not None:
+            adapter = Path(info.adapter)
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise ExportError(f"run {source.name} has no adapter yet (status: {info.status}); "
                               "wait until training finishes or resume it, then export")
