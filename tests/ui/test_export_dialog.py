@@ -34,16 +34,14 @@ def _dialog(qtbot, run, out_dir) -> ExportDialog:
 
 
 def test_runs_page_opens_the_dialog_for_the_selected_run(qtbot, config_dir, trained_run,
-                                                         tmp_path):
+                                                         tmp_path, monkeypatch):
     root = tmp_path / "runs"
     run = copy_run(trained_run, root)
+    monkeypatch.setenv("LLAMAHOME__TRAINING__TRAINING__OUTPUT_DIR", str(root))
     window = build_main_window(config_dir)
     window.persist_settings = False
     qtbot.addWidget(window)
-    window.ctx.state.set_value("training.training.output_dir", str(root))
-    window.ctx.state.save()
     page = window.ctx.page("runs")
-    page.refresh()
     button = page.findChild(type(page.export_button), "runs.export")
     assert not button.isEnabled()  # nothing selected
     page.table.selectRow(0)
