@@ -36,3 +36,34 @@ def chat_ids(tokenizer, question: str) -> list[int]:
     from llamahome_gui.core.chat.prompt import encode, render
 
     return encode(tokenizer, render(tokenizer, SYSTEM, [{"role": "user", "content": question}]))
+
+
+def tiny_other_arch(tiny_model_dir: Path, root: Path, arch: str) -> Path:
+    """A tiny random Qwen2 or Mistral model with the tiny Llama's tokenizer."""
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        MistralConfig,
+        MistralForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    common = dict(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                  max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id,
+                  eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False)
+    torch.manual_seed(1)
+    if arch == "qwen2":
+        model = Qwen2ForCausalLM(Qwen2Config(**common))
+    else:
+        model = MistralForCausalLM(MistralConfig(sliding_window=None, **common))
+    with torch.no_grad():  # random biases, so that writing them wrongly shows
+        for name, param in model.named_parameters():
+            if name.endswith(".bias"):
+                param.normal_(0.0, 0.5)
+    folder = root / f"tiny-{arch}"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

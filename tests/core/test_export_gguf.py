@@ -9,6 +9,7 @@ import pytest
 
 from llamahome_gui.core.export.errors import ExportCancelled, UnsupportedModelError
 from llamahome_gui.core.export.gguf_writer import expected_size, write_gguf
+from tests.export_support import tiny_other_arch
 
 IDS = [[1, 50, 200, 3000, 7, 999, 12, 4000, 321, 5]]
 
@@ -70,6 +71,29 @@ def test_tiny_llama_reads_back_with_metadata_tokenizer_and_logits(tiny_model_dir
                                          tokenize=False, add_generation_prompt=True)
     assert gguf_tok(text, add_special_tokens=False)["input_ids"] == \
         tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+@pytest.mark.parametrize("arch,gguf_arch", [("qwen2", "qwen2"), ("mistral", "llama")])
+def test_qwen2_and_mistral_read_back_with_the_same_logits(tiny_model_dir, tmp_path, arch,
+                                                         gguf_arch):
+    import gguf
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = tiny_other_arch(tiny_model_dir, tmp_path, arch)
+    out = write_gguf(folder, tmp_path / f"{arch}.gguf", "f32")
+    reader = gguf.GGUFReader(out)
+    assert _field(reader, "general.architecture") == gguf_arch
+    names = {t.name for t in reader.tensors}
+    assert "output.weight" in names  # not tied
+    assert ("blk.0.attn_q.bias" in names) == (arch == "qwen2")
+    original = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file=out.name,
+                                                  dtype=torch.float32)
+    ids = torch.tensor(IDS)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(input_ids=ids).logits, original(input_ids=ids).logits,
+                                   atol=1e-4, rtol=1e-4)
 
 
 def test_q4_0_is_smaller_and_keeps_the_embedding_at_8_bits(tiny_model_dir, tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from llamahome_gui.core.export.gguf_writer import write_gguf
-from tests.export_support import chat_ids
+from tests.export_support import chat_ids, tiny_other_arch
 
 llama_cpp = pytest.importorskip("llama_cpp")
 
@@ -65,19 +65,22 @@ def _greedy(llm, ids: list[int], limit: int = 32) -> str:
     return llm.detokenize(out).decode("utf-8", errors="replace")
 
 
-def test_llama_cpp_logits_match_transformers_on_the_tiny_model(tiny_model_dir, tmp_path,
-                                                               load_llama):
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "mistral"])
+def test_llama_cpp_logits_match_transformers_on_tiny_models(tiny_model_dir, tmp_path,
+                                                            load_llama, arch):
     import numpy as np
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    out = write_gguf(tiny_model_dir, tmp_path / "tiny.gguf", "f32")
+    folder = tiny_model_dir if arch == "llama" else tiny_other_arch(tiny_model_dir, tmp_path,
+                                                                    arch)
+    out = write_gguf(folder, tmp_path / "tiny.gguf", "f32")
     ids = chat_ids(AutoTokenizer.from_pretrained(tiny_model_dir), "Who are you?")
     llm = load_llama(out, logits_all=True)
     assert _prompt_ids(llm, "You are Nova, a test assistant.", "Who are you?") == ids
     llm.eval(ids)
     got = np.asarray(llm.scores[:len(ids)])
-    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     with torch.no_grad():
         want = model(input_ids=torch.tensor([ids])).logits[0].numpy()
     np.testing.assert_allclose(got, want, atol=1e-3, rtol=1e-3)
