@@ -7,6 +7,7 @@ Progress goes to stderr (a bar on a terminal); the last stdout line is the writt
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -89,11 +90,21 @@ class ExportBar:
             self.out.write("\n")
 
 
+def _quiet_libraries() -> None:
+    """Our own progress lines only: no library progress bars or load reports in between."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def run(args: argparse.Namespace, *, prog: str = "llamahome export") -> int:
     from llamahome_gui.core.export.errors import ExportError
     from llamahome_gui.core.export.pipeline import ExportRequest, run_export
     from llamahome_gui.core.export.sources import human_size, resolve_source
 
+    _quiet_libraries()
     try:
         source = resolve_source(args.source, args.model)
         inference = _inference(args, source.run_dir)

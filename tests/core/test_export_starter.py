@@ -8,18 +8,20 @@ from llamahome_gui.core.export.sources import resolve_source
 
 
 def _adapter(model_dir, folder):
-    """A PEFT LoRA adapter whose update is not zero (seeded), saved as PEFT saves it."""
+    """A PEFT LoRA adapter whose update is not zero (seeded), saved as PEFT saves it. Its size
+    matches the identity adapter `llamahome train` makes on this model (r=16, alpha=32,
+    lora_B std about 0.006)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
-                           LoraConfig(r=8, lora_alpha=16, target_modules="all-linear"))
+                           LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
     with torch.no_grad():
         for name, param in model.named_parameters():
             if "lora_B" in name:
-                param.normal_(0.0, 0.01)
+                param.normal_(0.0, 0.006)
     model.save_pretrained(folder)
     return folder
 
