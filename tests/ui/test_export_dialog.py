@@ -101,3 +101,21 @@ def test_cancel_leaves_no_partial_file(qtbot, trained_run, tmp_path):
     assert "nothing was written" in dialog.status_label.text()
     assert list(tmp_path.iterdir()) == []
     assert dialog.cancel_button.text() == "Close"
+
+
+def test_chat_page_exports_the_chosen_adapter(qtbot, config_dir, trained_run):
+    window = build_main_window(config_dir)
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    page = window.ctx.page("chat")
+    button = page.findChild(type(page.export_button), "chat.export")
+    assert not button.isEnabled()  # the base model: nothing trained to export
+    page.pickers.set_adapter(str(trained_run / "adapter"))
+    assert button.isEnabled()
+    button.click()
+    assert button.dialog is not None and button.dialog.isVisible()
+    assert button.dialog.source.run_dir == trained_run
+    assert button.dialog.format_combo.findData("peft") >= 0
+    button.dialog.close()
+    page.pickers.set_adapter("")
+    assert not button.isEnabled()
