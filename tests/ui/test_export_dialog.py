@@ -119,3 +119,22 @@ def test_chat_page_exports_the_chosen_adapter(qtbot, config_dir, trained_run):
     button.dialog.close()
     page.pickers.set_adapter("")
     assert not button.isEnabled()
+
+
+def test_existing_destination_is_replaced_only_when_the_user_agrees(qtbot, trained_run,
+                                                                   tmp_path):
+    dialog = _dialog(qtbot, trained_run, tmp_path)
+    _choose(dialog.quant_combo, "f32")
+    dialog.check_box.setChecked(False)
+    target = tmp_path / "keep.gguf"
+    target.write_text("mine")
+    dialog.dest_edit.setText(str(target))
+    asked = []
+    dialog.confirm_replace = lambda out: asked.append(out) or False
+    dialog.export_button.click()
+    assert asked == [target] and not dialog.worker.running
+    assert target.read_text() == "mine"
+    dialog.confirm_replace = lambda out: True
+    with qtbot.waitSignal(dialog.worker.finished, timeout=LONG):
+        dialog.export_button.click()
+    assert target.read_bytes()[:4] == b"GGUF"
