@@ -1,4 +1,5 @@
-"""``llamahome adapters merge``: the merged model answers exactly like base + adapter."""
+"""``llamahome adapters merge`` (an alias of ``export --format safetensors``): the merged model
+answers exactly like base + adapter."""
 
 from __future__ import annotations
 
@@ -35,12 +36,14 @@ def test_merge_writes_a_model_equal_to_base_plus_adapter(tiny_model_dir, tmp_pat
 
 def test_merge_errors_name_the_problem(tiny_model_dir, tmp_path, capsys):
     assert main(["adapters", "merge", "--model", str(tiny_model_dir), "--adapter",
-                 str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+                 str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "is not a LoRA adapter folder" in capsys.readouterr().err
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "x").write_text("x")
-    (tmp_path / "adapter_config.json").write_text("{}")
+    configs = make_configs(tiny_model_dir, write_alpaca(tmp_path / "d.json"), max_steps=1)
+    run_training(tmp_path / "run", configs)
     assert main(["adapters", "merge", "--model", str(tiny_model_dir), "--adapter",
-                 str(tmp_path), "--out", str(busy)]) == 1
-    assert "not empty" in capsys.readouterr().err
+                 str(tmp_path / "run" / "adapter"), "--out", str(busy)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert [p.name for p in busy.iterdir()] == ["x"]

@@ -48,6 +48,18 @@ def check_adapter_fits(model: Any, adapter_dir: Path | str,
     return warnings
 
 
+def check_adapter_fits_folder(model_dir: Path | str, adapter_dir: Path | str) -> list[str]:
+    """The same check against a model folder, before any weight is loaded (export): the
+    model is built from its config.json on the meta device, which costs no memory."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(model_dir)
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(config)
+    return check_adapter_fits(skeleton, adapter_dir, model_dir)
+
+
 def _weights_file(adapter_dir: Path) -> Path | None:
     path = adapter_dir / "adapter_model.safetensors"
     return path if path.is_file() else None

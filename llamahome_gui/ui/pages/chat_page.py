@@ -84,6 +84,9 @@ class ChatPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.pickers, 1)
         top.addWidget(self.ab_check)
+        from llamahome_gui.ui.dialogs.export_dialog import ExportButton  # export: the adapter
+        self.export_button = ExportButton(self.ctx, "chat.export")
+        top.addWidget(self.export_button)
         top.addWidget(self.load_button)
         self.serve = ServeSwitch(self.ctx, self._serve_choice, self)
         top.addWidget(self.serve.button)
@@ -138,6 +141,8 @@ class ChatPage(QWidget):
         self.settings_toggle.toggled.connect(self.settings.setVisible)
         self.pickers.model_changed.connect(self._on_pickers_model_changed)
         self.pickers.adapter_changed.connect(self._on_pickers_adapter_changed)
+        self.pickers.adapter_changed.connect(self.export_button.set_source)
+        self.export_button.set_source(self.pickers.adapter_path())
         self.history.new_requested.connect(self.new_chat)
         self.history.open_requested.connect(self.open_conversation)
         self.history.export_requested.connect(self._on_history_export_requested)

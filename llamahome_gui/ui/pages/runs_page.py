@@ -98,6 +98,9 @@ class RunsPage(QWidget):
             button.clicked.connect(slot)
         bar = QHBoxLayout()
         bar.addWidget(self.location, 1)
+        from llamahome_gui.ui.dialogs.export_dialog import ExportButton  # the selected run
+        self.export_button = ExportButton(ctx, "runs.export")
+        bar.addWidget(self.export_button)
         for button in (self.refresh_button, self.open_button, self.delete_button,
                        self.resume_button):
             bar.addWidget(button)
@@ -222,6 +225,7 @@ class RunsPage(QWidget):
         self.resume_button.setEnabled(one is not None and one.status in ("stopped", "failed")
                                       and one.checkpoint is not None)
         self.open_button.setEnabled(one is not None)
+        self.export_button.set_source(one.path if one is not None and one.adapter else "")
         self.delete_button.setEnabled(bool(runs) and all(r.status != "running" for r in runs))
 
     def _on_table_double_clicked(self, _item: QTableWidgetItem) -> None:

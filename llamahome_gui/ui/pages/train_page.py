@@ -133,6 +133,10 @@ class TrainPage(QWidget):
         self.worker.status_reported.connect(self.progress.message_label.setText)
         self.worker.finished.connect(self.progress.on_finished)
         self.worker.finished.connect(self._on_worker_finished)
+        from llamahome_gui.ui.dialogs.export_dialog import ExportButton  # the finished run
+        self.export_button = ExportButton(ctx, "train.export")
+        self.progress.result_box.layout().addWidget(self.export_button)
+        self.worker.finished.connect(lambda e: self.export_button.set_source(e.adapter_path))
         self.worker.stopped.connect(self.progress.on_stopped)
         self.worker.stopped.connect(self._on_worker_stopped)
         self.worker.failed.connect(self.progress.on_failed)
