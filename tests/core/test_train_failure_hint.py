@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from llamahome_gui.core.runs import read_events
+from llamahome_gui.core.runs.events import RunFailed
 from llamahome_gui.core.train import run_training
 from llamahome_gui.core.train.checkpoint import CHECKPOINT_PREFIX
 from llamahome_gui.core.train.errors import BUG_HINT, failure_hint
@@ -24,10 +25,10 @@ def test_a_run_folder_problem_is_not_called_a_bug(tiny_model_dir: Path, tmp_path
                            save_steps=1)
     with pytest.raises(OSError):
         run_training(run_dir, configs)
-    errors = [e for e in read_events(run_dir) if e["event"] == "error"]
+    errors = [e for e in read_events(run_dir) if isinstance(e, RunFailed)]
     assert len(errors) == 1
-    assert "looks like a bug" not in errors[0]["hint"]
-    assert errors[0]["hint"].startswith("check the file or folder named above")
+    assert "looks like a bug" not in errors[0].hint
+    assert errors[0].hint.startswith("check the file or folder named above")
 
 
 @pytest.mark.parametrize(("exc", "start"), [

@@ -136,7 +136,7 @@ class TrainPage(QWidget):
         from llamahome_gui.ui.dialogs.export_dialog import ExportButton  # the finished run
         self.export_button = ExportButton(ctx, "train.export")
         self.progress.result_box.layout().addWidget(self.export_button)
-        self.worker.finished.connect(lambda e: self.export_button.set_source(e.adapter_path))
+        self.worker.finished.connect(lambda e: self.export_button.set_source(e.adapter))
         self.worker.stopped.connect(self.progress.on_stopped)
         self.worker.stopped.connect(self._on_worker_stopped)
         self.worker.failed.connect(self.progress.on_failed)
