@@ -26,6 +26,8 @@ class PreviewItem:
     tokens: int
     trained: int
     truncated: bool
+    rejected: str = ""
+    """Preference data: the rejected answer as the model would see it (else empty)."""
 
 
 def _runs(example: Example) -> list[tuple[bool, list[int]]]:
@@ -62,8 +64,17 @@ def preview_items(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n:
     dataset = load_dataset(path, fmt)
     records = dataset.records[:max(n, 0)]
     examples = render_examples(records, tokenizer, max_seq_length, system_prompt)
-    return [describe(e, tokenizer, loc)
-            for e, loc in zip(examples, dataset.locations, strict=False)]
+    items = [describe(e, tokenizer, loc)
+             for e, loc in zip(examples, dataset.locations, strict=False)]
+    if dataset.format == "preference":
+        from llamahome_gui.core.data.preference import load_preferences
+
+        pairs = load_preferences(path).pairs[:len(items)]
+        rejected = render_examples([p.with_answer(p.rejected) for p in pairs], tokenizer,
+                                   max_seq_length, system_prompt)
+        for item, example in zip(items, rejected, strict=True):
+            item.rejected = describe(example, tokenizer).answer
+    return items
 
 
 def preview(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n: int = 3,
@@ -72,6 +83,10 @@ def preview(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n: int =
     out = []
     for item in preview_items(path, fmt, tokenizer, n, max_seq_length, system_prompt):
         cut = ", truncated" if item.truncated else ""
-        out.append(f"── {item.location} · {item.tokens} tokens, {item.trained} trained{cut} ──\n"
-                   f"{item.marked.rstrip()}")
+        text = (f"── {item.location} · {item.tokens} tokens, {item.trained} trained{cut} ──\n"
+                f"{item.marked.rstrip()}")
+        if item.rejected:
+            text += (f"\n── rejected (DPO learns to prefer the answer above) ──\n"
+                     f"{ANSWER_OPEN}{item.rejected.rstrip()}{ANSWER_CLOSE}")
+        out.append(text)
     return out
