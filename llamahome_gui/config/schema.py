@@ -116,9 +116,13 @@ class ModelConfig(Component):
 class TrainingSection(Section):
     dataset_path: str = path_field("", "Training data: .json/.jsonl/.txt. Empty = the bundled "
                                    "sample dataset.", "file")
-    dataset_format: Literal["auto", "alpaca", "chat", "text"] = Field(
+    dataset_format: Literal["auto", "alpaca", "chat", "text", "preference"] = Field(
         "auto", description="Record layout: alpaca (instruction/input/output), chat (messages or "
-        "ShareGPT conversations), text (plain text). auto = detect from the file.")
+        "ShareGPT conversations), text (plain text), preference (a prompt with chosen and "
+        "rejected answers, for DPO). auto = detect from the file.")
+    method: Literal["sft", "dpo"] = Field(
+        "sft", description="sft = learn the answers in the data; dpo = learn to prefer the chosen "
+        "answer over the rejected one (needs preference data; see [dpo]).")
     output_dir: str = path_field("", "Folder where run folders are created. Empty = the "
                                  "'runs' folder in the user data folder.", "dir")
     num_train_epochs: float = Field(3.0, gt=0.0, le=1000.0, description="Passes over the training data "
@@ -171,12 +175,30 @@ class LoraSection(Section):
         description="Layer names to adapt, e.g. q_proj, v_proj; \"all-linear\" = every linear layer "
         "except the output head.")
     bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases to train.")
+    use_dora: bool = Field(False, title="DoRA", description="Weight-decomposed LoRA: learns a "
+                           "magnitude per output as well; often better at low rank, about 2x "
+                           "slower per step.")
+    use_rslora: bool = Field(False, title="rsLoRA", description="Rank-stabilized scale alpha / "
+                             "sqrt(r) instead of alpha / r, so high ranks keep learning.")
+
+
+class DpoSection(Section):
+    beta: float = Field(0.1, gt=0.0, le=10.0, description="How far the adapter may move from the "
+                        "reference: lower = bolder preferences, higher = closer to the reference.")
+    loss: Literal["sigmoid", "ipo", "hinge"] = Field(
+        "sigmoid", description="sigmoid = the DPO paper's loss; ipo = squared, less prone to "
+        "overfitting small sets; hinge = margin loss.")
+    reference: Literal["base", "none"] = Field(
+        "base", description="base = the base model without the adapter (log-probs computed "
+        "without gradients); none = reference-free (log-probs of 0).")
 
 
 class TrainingConfig(Component):
     training: TrainingSection = Field(default_factory=TrainingSection, description="The run: data, "
                                       "schedule, evaluation and checkpoints.")
     lora: LoraSection = Field(default_factory=LoraSection, description="The LoRA adapter.")
+    dpo: DpoSection = Field(default_factory=DpoSection, description="Preference tuning "
+                            "(training.training.method = dpo).")
 
 
 # ----------------------------------------------------------------------- inference
