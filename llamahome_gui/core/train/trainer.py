@@ -109,6 +109,9 @@ class LoraTrainer:
             device = pick_device(m.device)
         except RuntimeError as exc:
             raise TrainingError(str(exc)) from exc
+        from llamahome_gui.core.train.quantize import check_quantization
+
+        check_quantization(m.quantization, device)  # before any data or weights load
         self.dist, self.device = dd.setup(device)
         if self.dist.main:
             (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -119,12 +122,22 @@ class LoraTrainer:
         random.seed(seed)
         torch.manual_seed(seed + self.dist.rank)
         configure_gpu(self.device, self.cfg["resource"])
-        records = load_records(self.training)
+        dpo = self.training.method == "dpo"
+        if dpo:
+            from llamahome_gui.core.train.dpo import (
+                DpoObjective,
+                collate_pairs,
+                load_pairs,
+                pair_count,
+                prepare_pairs,
+            )
+        records = load_pairs(self.training) if dpo else load_records(self.training)
         self.model_dir = model_dir(m, progress=self._status)
         self._status(f"loading {self.model_dir}")
         model, self.tokenizer = load_model(self.model_dir, m, self.device)
         system_prompt = self.cfg["inference"].chat.system_prompt if "inference" in self.cfg else None
-        data = prepare_data(self.training, records, self.tokenizer, system_prompt)
+        data = (prepare_pairs if dpo else prepare_data)(self.training, records, self.tokenizer,
+                                                        system_prompt)
         if self.training.gradient_checkpointing:
             enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x
             if enable is not None:
@@ -139,6 +152,10 @@ class LoraTrainer:
         mtype = getattr(base.config, "model_type", "")
         self._decoder = base.get_decoder() if mtype in _HEAD_ONLY_TYPES else None
         self._head = base.get_output_embeddings() if self._decoder is not None else None
+        self.objective = DpoObjective(self.model, self._forward, self.cfg["training"].dpo) \
+            if dpo else None
+        self._collate = collate_pairs if dpo else collate
+        self._count = pair_count if dpo else (lambda c: float((c["targets"] != IGNORE).sum()))
         self._install_stop_hooks()
         return data
 
@@ -185,7 +202,8 @@ class LoraTrainer:
                                        num_training_steps=self.total_steps)
 
     # --------------------------------------------------------------- compute
-    def _loss_sum(self, batch: dict[str, Any]) -> torch.Tensor:
+    def _forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, targets, mask): logits only at the positions the loss counts."""
         import torch
         ids = batch["input_ids"].to(self.device, non_blocking=True)
         pos = batch["position_ids"].to(self.device, non_blocking=True)
@@ -197,7 +215,21 @@ class LoraTrainer:
                 logits = self._head(hidden.last_hidden_state[mask])
             else:
                 logits = self.model(input_ids=ids, position_ids=pos, use_cache=False).logits[mask]
-        return torch.nn.functional.cross_entropy(logits.float(), tgt[mask], reduction="sum")
+        return logits, tgt[mask], mask
+
+    def _loss_sum(self, batch: dict[str, Any]) -> torch.Tensor:
+        import torch
+        if self.objective is not None:
+            return self.objective.loss_sum(batch)
+        logits, targets, _ = self._forward(batch)
+        return torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+
+    def _rewards(self, training: bool) -> dict[str, float]:
+        """DPO's reward statistics since the last report (none for SFT)."""
+        if self.objective is None:
+            return {}
+        rewards = self.objective.take(training, self.dist, self.device)
+        return rewards if training else {f"eval_{k}": v for k, v in rewards.items()}
 
     def _evaluate(self, rows: list[Row]) -> float | None:
         import torch
@@ -209,9 +241,9 @@ class LoraTrainer:
         total = count = 0.0
         with torch.no_grad():
             for batch in batches:
-                b = collate(batch, self.tokenizer.pad_token_id)
+                b = self._collate(batch, self.tokenizer.pad_token_id)
                 total += float(self._loss_sum(b))
-                count += float((b["targets"] != IGNORE).sum())
+                count += self._count(b)
         self.model.train()
         total, count = dd.all_sum(self.dist, [total, count], self.device)
         return total / max(count, 1.0)
@@ -294,8 +326,10 @@ class LoraTrainer:
                     "gradient_accumulation_steps": t.gradient_accumulation_steps,
                     "learning_rate": t.learning_rate, "lr_scheduler": t.lr_scheduler,
                     "max_seq_length": t.max_seq_length, "epochs": t.num_train_epochs,
-                    "max_steps": t.max_steps, "lora_r": self.lora.r,
-                    "lora_alpha": self.lora.lora_alpha,
+                    "max_steps": t.max_steps, "method": t.method, "lora_r": self.lora.r,
+                    "lora_alpha": self.lora.lora_alpha, "use_dora": self.lora.use_dora,
+                    "use_rslora": self.lora.use_rslora,
+                    "quantization": self.cfg["model"].model.quantization,
                     "target_modules": list(self.lora.target_modules), "device": self.device,
                     "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
                     "mixed_precision": str(self.amp).replace("torch.", "") if self.amp else "no",
@@ -311,8 +345,8 @@ class LoraTrainer:
             if self._stop_requested():
                 return self._stopped(rng)
             micro = self._micro_batches(self.step, cache, data.train_rows)
-            collated = [collate(b, self.tokenizer.pad_token_id) for b in micro]
-            local_tokens = sum(float((c["targets"] != IGNORE).sum()) for c in collated)
+            collated = [self._collate(b, self.tokenizer.pad_token_id) for b in micro]
+            local_tokens = sum(self._count(c) for c in collated)
             local_inputs = sum(float(sum(r.length for r in b)) for b in micro)
             global_tokens, global_inputs = dd.all_sum(self.dist, [local_tokens, local_inputs],
                                                       self.device)
@@ -360,7 +394,8 @@ class LoraTrainer:
                     epoch=round(self.step / self.steps_per_epoch, 4), loss=loss, lr=lr,
                     grad_norm=grad_norm, tokens_per_s=round(tokens_seen / max(elapsed, 1e-9), 1),
                     elapsed_s=round(time.time() - started, 2),
-                    eta_s=round(per_step * (self.total_steps - self.step), 1))
+                    eta_s=round(per_step * (self.total_steps - self.step), 1),
+                    **self._rewards(True))
             if data.eval_rows and (self.step % t.eval_steps == 0 or self.step == self.total_steps):
                 try:
                     eval_loss = self._evaluate(data.eval_rows)
@@ -368,7 +403,7 @@ class LoraTrainer:
                     self.model.train()
                     return self._stopped({"cpu": torch.get_rng_state()})
                 self.log.emit("eval", step=self.step, eval_loss=eval_loss,
-                              elapsed_s=round(time.time() - started, 2))
+                              elapsed_s=round(time.time() - started, 2), **self._rewards(False))
                 if best is None or eval_loss < best - t.early_stopping_min_delta:
                     best, bad_evals = eval_loss, 0
                 else:
