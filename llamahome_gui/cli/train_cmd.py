@@ -191,8 +191,18 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from llamahome_gui.core.models.loading import pick_device
     from llamahome_gui.core.train import TrainingError
+    from llamahome_gui.core.train.quantize import quantization_problem
 
+    m = configs["model"].model
+    try:
+        problem = quantization_problem(m.quantization, pick_device(m.device))
+    except RuntimeError as exc:  # no such device
+        problem = str(exc)
+    if problem:  # refused before anything loads
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if args.estimate or not args.force:
             estimate = _estimate(configs, human) if rank == 0 else None

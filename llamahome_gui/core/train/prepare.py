@@ -137,12 +137,15 @@ def load_model(folder: Path, model_section: Any, device: str) -> tuple[Any, Any]
     from llamahome_gui.core.models.loading import load_model_and_tokenizer, pick_dtype
 
     dtype = pick_dtype(model_section.dtype, device)
-    if model_section.quantization != "none":
-        raise TrainingError(f"model.model.quantization = {model_section.quantization!r} is not "
-                            "supported by the trainer yet", hint="set it to \"none\"")
     try:
-        model, tokenizer = load_model_and_tokenizer(
-            folder, device=device, dtype=dtype, trust_remote_code=model_section.trust_remote_code)
+        if model_section.quantization != "none":
+            from llamahome_gui.core.train.quantize import load_quantized
+
+            model, tokenizer = load_quantized(folder, model_section, device, dtype, False)
+        else:
+            model, tokenizer = load_model_and_tokenizer(
+                folder, device=device, dtype=dtype,
+                trust_remote_code=model_section.trust_remote_code)
     except (OSError, ValueError) as exc:
         raise TrainingError(f"cannot load the model in {folder}: {exc}",
                             hint="check model.model.path points to a Hugging Face model folder "
