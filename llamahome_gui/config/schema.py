@@ -155,12 +155,20 @@ class TrainingSection(Section):
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: "
                                          "less memory, about 30% slower.")
     mixed_precision: Literal["auto", "no", "fp16", "bf16"] = Field(
-        "auto", description="Compute precision on a GPU: auto = bf16 where supported, else fp16; "
-        "always off on the CPU.")
+        "auto", description="Compute precision: auto = bf16 on a GPU that supports it, else fp16; "
+        "fp32 on the CPU (bf16 measured slower there); bf16 on a CPU with bf16 instructions "
+        "uses autocast.")
     early_stopping_patience: int = Field(0, ge=0, le=1000, description="Stop after this many evaluations "
                                          "without improvement; 0 = never stop early.")
     early_stopping_min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Smallest eval-loss drop "
                                             "that counts as an improvement.")
+    sample_prompts: StrList = Field(
+        default_factory=list, description="Prompts answered (greedy) with the current adapter at "
+        "every evaluation and at the end, shown on the Train page; empty = two prompts from the "
+        "held-out records.")
+    sample_max_new_tokens: int = Field(48, ge=0, le=1024, description="Longest sample answer, in "
+                                       "tokens; 0 = no sample answers.",
+                                       json_schema_extra={"unit": "tokens"})
 
 
 class LoraSection(Section):

@@ -175,11 +175,29 @@ def configure_gpu(device: str, resource: Any) -> None:
     torch.backends.cudnn.allow_tf32 = bool(resource.gpu.enable_tf32)
 
 
-def autocast_dtype(training: Any, device: str) -> Any:
-    """The autocast dtype for mixed precision, or None (always None on the CPU)."""
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
     import torch
 
-    if not device.startswith("cuda") or training.mixed_precision == "no":
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast_dtype(training: Any, device: str) -> Any:
+    """The autocast dtype for mixed precision, or None.
+
+    On the CPU only bf16 is offered, and only where the CPU has bf16 instructions (without
+    them autocast emulates it, slower than fp32).
+    """
+    import torch
+
+    if training.mixed_precision == "no":
+        return None
+    if not device.startswith("cuda"):
+        if device == "cpu" and training.mixed_precision == "bf16" and cpu_supports_bf16():
+            return torch.bfloat16
         return None
     if training.mixed_precision == "fp16":
         return torch.float16

@@ -209,7 +209,8 @@ class LoraTrainer:
         pos = batch["position_ids"].to(self.device, non_blocking=True)
         tgt = batch["targets"].to(self.device, non_blocking=True)
         mask = tgt != IGNORE
-        with torch.autocast(device_type="cuda", dtype=self.amp, enabled=self.amp is not None):
+        with torch.autocast(device_type=self.device.split(":")[0], dtype=self.amp,
+                            enabled=self.amp is not None):
             if self._decoder is not None:
                 hidden = self._decoder(input_ids=ids, position_ids=pos, use_cache=False)
                 logits = self._head(hidden.last_hidden_state[mask])
