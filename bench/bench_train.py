@@ -105,23 +105,18 @@ def token_counts(model: Path, data: Path, max_len: int, batch: int) -> dict[str,
             "longest": max(lengths), "padded_tokens_in_file_order": padded}
 
 
-def read_events(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "events.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def run_ours(model: Path, data: Path, home: Path, tag: str, s: dict[str, Any]) -> dict[str, Any]:
     run_dir = home / f"run-{tag}"
     res = run_child(our_command(model, data, run_dir, s), isolated_env(home))
     check(res, "llamahome train")
+    from llamahome_gui.core.runs.events import RunFinished, StepLogged, read_events
+
     events = read_events(run_dir)
-    steps = [e for e in events if e.get("event", e.get("type")) == "step"]
-    done = [e for e in events if e.get("event", e.get("type")) == "done"]
+    steps = [e for e in events if isinstance(e, StepLogged)]
+    done = [e for e in events if isinstance(e, RunFinished)]
     return {"wall_s": round(res.wall_s, 2), "peak_rss": res.peak_rss, "steps": len(steps),
-            "loop_tokens_per_s": steps[-1].get("tokens_per_s") if steps else None,
-            "final_loss": done[-1].get("final_loss") if done else None,
+            "loop_tokens_per_s": steps[-1].tokens_per_s if steps else None,
+            "final_loss": done[-1].final_loss if done else None,
             "run_dir": str(run_dir)}
 
 

@@ -69,7 +69,7 @@ def _reap(pid: int | None, wait_s: float = 20.0) -> str:
     """Make sure the trainer child is gone (it runs in its own session and would outlive us)."""
     import signal
 
-    from llamahome_gui.workers.train_worker import pid_alive
+    from llamahome_gui.core.runs.liveness import is_alive as pid_alive
 
     if not pid:
         return "no trainer pid"
@@ -95,7 +95,6 @@ def run(quick: bool = False, seconds: float | None = None,
     from PyQt6.QtCore import Qt, QTimer
 
     from llamahome_gui.app import build_main_window, ensure_application
-    from llamahome_gui.workers.monitor_worker import shared_monitor
 
     app = ensure_application()
     window = build_main_window(cfg, appearance="light")
@@ -105,7 +104,7 @@ def run(quick: bool = False, seconds: float | None = None,
     ctx = window.ctx
     train = ctx.page("train")
     chat = ctx.page("chat")
-    monitor = shared_monitor(ctx)
+    monitor = ctx.monitor
 
     stats: dict[str, Any] = {"steps": 0, "tokens": 0, "samples": 0, "answers": 0,
                              "switches": 0, "trainer_started": False, "chat_streaming": False}

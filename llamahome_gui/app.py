@@ -1,49 +1,39 @@
 """Composition root of the window: ``llamahome-gui`` / ``python -m llamahome_gui``.
 
-``build_main_window(config_dir)`` wires the ConfigManager, the shared ConfigState, the
-AppContext and the pages into a ready (not yet shown) ``MainWindow``. Pages plug in by
-module: ``llamahome_gui.ui.pages.<key>_page.create_page(ctx) -> QWidget``; a module that is
-not in this build gets a placeholder page. The status-bar strip plugs in the same way
-(``llamahome_gui.ui.widgets.resource_strip.create_strip(ctx) -> QWidget``).
+The window comes first: ``open_shell`` shows the navigation, menus, status bar and an empty
+page stack before the config layer or any page is imported; once that frame is painted the
+``PageHost`` reads the config folder and builds the page on screen. Every other page is
+built on its first visit. Adding a page or a dialog is one line in ``PAGES`` / ``DIALOGS``.
 
-Nothing here imports torch / transformers / peft: the window must open fast.
+``build_main_window(config_dir)`` gives the ready, not yet shown, window with every page
+built (tests and screenshots use it). Nothing here imports torch / transformers / peft.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
 import sys
-import traceback
 from pathlib import Path
-from types import ModuleType
 
 from PyQt6.QtCore import QEventLoop, QSettings, Qt, QTimer
-from PyQt6.QtWidgets import QApplication, QWidget
+from PyQt6.QtWidgets import QApplication
 
 from llamahome_gui import APP_NAME, __version__, paths
+from llamahome_gui.ui.page_host import DialogSpec, PageHost, PageSpec
+from llamahome_gui.ui.theme import ThemeManager, app_icon
 
-# (key, title, icon name in resources/icons, module providing create_page(ctx))
-PAGES: list[tuple[str, str, str, str]] = [
-    ("configs", "Configs", "configs", "llamahome_gui.ui.pages.configs_page"),
-    ("train", "Train", "train", "llamahome_gui.ui.pages.train_page"),
-    ("chat", "Chat", "chat", "llamahome_gui.ui.pages.chat_page"),
-    ("monitor", "Monitor", "monitor", "llamahome_gui.ui.pages.monitor_page"),
-    ("runs", "Runs", "runs", "llamahome_gui.ui.pages.runs_page"),
+PAGES: list[PageSpec] = [
+    PageSpec("configs", "Configs", "configs", "llamahome_gui.ui.pages.configs_page"),
+    # preloaded: it follows a run still training from an earlier session
+    PageSpec("train", "Train", "train", "llamahome_gui.ui.pages.train_page", preload=True),
+    PageSpec("chat", "Chat", "chat", "llamahome_gui.ui.pages.chat_page"),
+    PageSpec("monitor", "Monitor", "monitor", "llamahome_gui.ui.pages.monitor_page"),
+    PageSpec("runs", "Runs", "runs", "llamahome_gui.ui.pages.runs_page"),
 ]
+DIALOGS: list[DialogSpec] = []
 STRIP_MODULE = "llamahome_gui.ui.widgets.resource_strip"
 SCREENSHOT_SIZE = (1280, 800)
-
-
-def _import_plugin(module: str) -> ModuleType | None:
-    """The module, or None when exactly this module is not part of the build."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
 
 
 def ensure_application(argv: list[str] | None = None) -> QApplication:
@@ -63,100 +53,74 @@ def app_settings() -> QSettings:
     return QSettings(str(paths.user_data_dir() / "gui-settings.ini"), QSettings.Format.IniFormat)
 
 
+def app_theme(mode: str | None = None) -> ThemeManager:
+    """The application's one ThemeManager (made on first use), set to ``mode`` if given."""
+    app = ensure_application()
+    theme = getattr(app, "_llamahome_theme", None)
+    if theme is None:
+        theme = ThemeManager(app, mode or "system")
+        app._llamahome_theme = theme  # one per application, shared by every window
+    elif mode is not None and theme.mode != mode:
+        theme.set_mode(mode)
+    return theme
+
+
+def open_shell(*, appearance: str | None = None, start_page: str | None = None) -> PageHost:
+    """The window's shell with a stand-in for every page, not yet shown; ``host.window``."""
+    from llamahome_gui.ui.main_window import MainWindow
+
+    app = ensure_application()
+    settings = app_settings()
+    theme = app_theme(appearance or str(settings.value("appearance", "system")))
+    app.setWindowIcon(app_icon())
+    window = MainWindow(theme, settings)
+    host = PageHost(window, PAGES, DIALOGS, STRIP_MODULE)
+    window.restore_settings()
+    if start_page:
+        window.navigate(start_page)
+    return host
+
+
 def build_main_window(config_dir: Path | None = None, *, appearance: str | None = None,
                       lazy_pages: bool = False, start_page: str | None = None):
     """The ready, not yet shown, main window over ``config_dir`` (default: as the CLI finds it).
 
-    ``lazy_pages`` (the interactive app): only the page shown first is built now; the others
-    are built one per event-loop turn once the window is up, or at once when asked for
-    (``ctx.page(key)``, navigation). Tests and screenshots get every page built.
-    ``start_page``: the page to open on (default: the one shown when the app last closed)."""
-    from llamahome_gui.config.manager import ConfigManager
-    from llamahome_gui.ui.context import AppContext
-    from llamahome_gui.ui.main_window import MainWindow
-    from llamahome_gui.ui.pages.placeholder_page import failed_page, missing_page
-    from llamahome_gui.ui.state import ConfigState
-    from llamahome_gui.ui.theme import ThemeManager, app_icon
-
-    app = ensure_application()
-    settings = app_settings()
-    mode = appearance or str(settings.value("appearance", "system"))
-    theme = getattr(app, "_llamahome_theme", None)
-    if theme is None:
-        theme = ThemeManager(app, mode)
-        app._llamahome_theme = theme  # one per application, shared by every window
-    elif theme.mode != mode:
-        theme.set_mode(mode)
-    app.setWindowIcon(app_icon())
-
-    config = ConfigManager(config_dir)
-    state = ConfigState(config)
-    ctx = AppContext(config, state, settings)
-    ctx.theme = theme
-    window = MainWindow(ctx, theme)
-    state.setParent(window)
-    ctx.window = window
-
-    built: dict[str, QWidget] = {}
-    specs = {key: (title, icon, module) for key, title, icon, module in PAGES}
-
-    def build_page(key: str) -> QWidget:
-        if key in built:
-            return built[key]
-        if key not in specs:
-            raise KeyError(f"unknown page {key!r}; pages: {', '.join(specs)}")
-        title, _icon, module_name = specs[key]
-        try:
-            module = _import_plugin(module_name)
-            page = missing_page(title, module_name) if module is None else module.create_page(ctx)
-        except Exception as exc:  # a broken page must not take the window down
-            traceback.print_exc()
-            page = failed_page(title, module_name, exc)
-        page.setObjectName(page.objectName() or f"page.{key}")
-        built[key] = page
-        if lazy_pages:
-            window.replace_page(key, page)
-        return page
-
-    def add_strip() -> None:
-        try:
-            strip_module = _import_plugin(STRIP_MODULE)
-            if strip_module is not None:
-                window.statusBar().addPermanentWidget(strip_module.create_strip(ctx))
-        except Exception:
-            traceback.print_exc()
-
-    ctx._page_builder = build_page
-    for key, title, icon, _module in PAGES:
-        window.add_page(key, title, icon, QWidget() if lazy_pages else build_page(key))
+    Every page is built, unless ``lazy_pages``: then only the page shown first is, and the
+    others as the interactive app builds them (preloaded ones once the window is shown,
+    the rest on their first visit). ``start_page``: the page to open on (default: the one
+    shown when the app last closed)."""
+    host = open_shell(appearance=appearance, start_page=start_page)
+    host.load(config_dir)
     if lazy_pages:
-        window.page_changed.connect(build_page)
-        window.restore_settings()
-        if start_page:
-            window.navigate(start_page)
-        build_page(window.current_page())
-        pending = [key for key, *_ in PAGES if key not in built]
-
-        def build_next() -> None:
-            while pending and pending[0] in built:
-                pending.pop(0)
-            if pending:
-                build_page(pending.pop(0))
-                QTimer.singleShot(0, build_next)
-            else:
-                add_strip()
-
-        # after the first frame is on screen, so the window appears before the rest is built
-        window.first_shown.connect(lambda: QTimer.singleShot(150, build_next))
-        if window.isVisible():
-            QTimer.singleShot(0, build_next)
+        host.start()
     else:
-        add_strip()
-        window.restore_settings()
-        if start_page:
-            window.navigate(start_page)
-    window.statusBar().showMessage(f"Config folder: {Path(config.config_dir).resolve()}", 8000)
-    return window
+        host.build_all()
+    return host.window
+
+
+def open_main_window(config_dir: Path | None = None, *, appearance: str | None = None,
+                     start_page: str | None = None) -> PageHost:
+    """The interactive start: show the shell, and read the config and build the page on
+    screen once that first frame is painted. A config that cannot be read ends the app
+    with exit code 1 and the reason."""
+    host = open_shell(appearance=appearance, start_page=start_page)
+    window = host.window
+
+    def load() -> None:
+        try:
+            host.load(config_dir)
+        except Exception as exc:  # noqa: BLE001 - say why, in one line, and leave
+            print(f"llamahome-gui: cannot open the window: {exc}", file=sys.stderr)
+            window.persist_settings = False
+            window.close()
+            QApplication.exit(1)
+            return
+        host.start()
+
+    window.first_painted.connect(load)
+    window.statusBar().showMessage("Reading the config folder\u2026")
+    window.show()
+    return host
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -164,7 +128,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      description=f"{APP_NAME}: fine-tune and chat with local models.")
     parser.add_argument("--config-dir", type=Path, default=None, metavar="DIR",
                         help="config folder (default: ./config if present, else the user's)")
-    parser.add_argument("--tab", choices=[key for key, *_ in PAGES], default=None,
+    parser.add_argument("--tab", choices=[spec.key for spec in PAGES], default=None,
                         help="page to open on")
     parser.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
                         help="render the ready window to FILE.png and exit")
@@ -177,16 +141,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     app = ensure_application()
-    try:
-        window = build_main_window(args.config_dir, appearance=args.appearance,
-                                   lazy_pages=args.screenshot is None, start_page=args.tab)
-    except Exception as exc:
-        print(f"llamahome-gui: cannot open the window: {exc}", file=sys.stderr)
-        return 1
     if args.screenshot is not None:
-        return _screenshot(app, window, args.screenshot)
-    window.show()
-    _close_on_sigint(window)
+        try:
+            window = build_main_window(args.config_dir, appearance=args.appearance,
+                                       start_page=args.tab)
+        except Exception as exc:
+            print(f"llamahome-gui: cannot open the window: {exc}", file=sys.stderr)
+            return 1
+        code = _screenshot(app, window, args.screenshot)
+        from llamahome_gui.workers.run_task import drain_tasks
+
+        drain_tasks()  # no app.exec(), so no aboutToQuit: wait for background checks here
+        return code
+    host = open_main_window(args.config_dir, appearance=args.appearance, start_page=args.tab)
+    _close_on_sigint(host.window)
     return app.exec()
 
 

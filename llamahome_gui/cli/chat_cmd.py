@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longest answer in tokens (default: inference.generation.max_new_tokens)")
     p.add_argument("--config-dir", default=None, metavar="DIR",
                    help="config folder (default: ./config or the user's config folder)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the Python code a model folder ships (only for models you trust); "
+                   "model.model.trust_remote_code counts only in your own config folder")
     p.set_defaults(func=run_chat)
 
 
@@ -64,10 +67,21 @@ def run_chat(args: argparse.Namespace) -> int:
 
 
 def _setup_from_args(args: argparse.Namespace) -> Any:
+    from llamahome_gui.config.errors import display_path
     from llamahome_gui.config.manager import ConfigManager
     from llamahome_gui.core.chat.setup import ChatSetup
+    from llamahome_gui.core.models.loading import remote_code_allowed
 
-    setup = ChatSetup.from_manager(ConfigManager(args.config_dir))
+    manager = ConfigManager(args.config_dir)
+    if manager.origin_note():
+        _err(manager.origin_note())
+    setup = ChatSetup.from_manager(manager)
+    trusted, note = remote_code_allowed(
+        setup.trust_remote_code, flag=args.trust_remote_code,
+        trusted_source=manager.is_users_own, source=display_path(manager.path("model")))
+    if note:
+        _err(note)
+    setup = setup.with_overrides(trust_remote_code=trusted)
     adapter = args.adapter
     if adapter is not None and adapter.strip().lower() in ("none", "off", ""):
         adapter = ""

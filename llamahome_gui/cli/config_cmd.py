@@ -165,7 +165,7 @@ def cmd_set(args: argparse.Namespace, cfg: ConfigManager) -> int:
     component, rel = _split_key(cfg, args.key)
     info = leaves(cfg.model_class(component)).get(rel)
     value = parse_typed(args.value, info)
-    changed = cfg.update(component, {rel: value})
+    changed = cfg.update(component, {rel: value}, with_env=True)
     where = display_path(cfg.path(component))
     if changed:
         print(f"{args.key} = {format_value(cfg.get(args.key))}  (written to {where})")
@@ -177,7 +177,7 @@ def cmd_set(args: argparse.Namespace, cfg: ConfigManager) -> int:
 
 def cmd_reset(args: argparse.Namespace, cfg: ConfigManager) -> int:
     component = args.key.split(".", 1)[0]
-    changed = cfg.reset(args.key)
+    changed = cfg.reset(args.key, with_env=True)
     where = display_path(cfg.path(component))
     for key_path in changed:
         print(f"{key_path} reset to its default  (written to {where})")

@@ -56,10 +56,18 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     """What the config says, with the command line laid over it."""
     from llamahome_gui import paths
     from llamahome_gui.config.manager import ConfigManager
+    from llamahome_gui.core.models.loading import remote_code_allowed
 
     manager = ConfigManager(args.config_dir)
+    if manager.origin_note():
+        print(manager.origin_note(), file=sys.stderr)
     training = manager.load("training").training
     model = manager.load("model").model
+    trusted, note = remote_code_allowed(model.trust_remote_code, flag=False,
+                                        trusted_source=manager.is_users_own,
+                                        source=str(manager.path("model")))
+    if note:
+        print(note, file=sys.stderr)
     system_prompt = manager.load("inference").chat.system_prompt
     file = args.file or training.dataset_path or str(paths.SAMPLE_DATASET)
     return {
@@ -67,7 +75,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "fmt": args.fmt or training.dataset_format,
         "max_seq_length": args.max_seq_length or training.max_seq_length,
         "model_path": model.path,
-        "trust_remote_code": model.trust_remote_code,
+        "trust_remote_code": trusted,
         "system_prompt": system_prompt.strip() or None,
     }
 

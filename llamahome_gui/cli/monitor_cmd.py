@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TextIO
 
-GIB = 2**30
+from llamahome_gui.core.units import GIB
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,15 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _interval(args: argparse.Namespace) -> float:
-    if args.interval is not None:
-        return args.interval
+def _settings(args: argparse.Namespace) -> tuple[float, list[int]]:
+    """Seconds between samples and the GPUs to show (``resource.gpu.cuda_devices``)."""
     try:
         from llamahome_gui.config.manager import ConfigManager
 
-        return float(ConfigManager(args.config_dir).load("resource").monitor.check_interval)
+        resource = ConfigManager(args.config_dir).load("resource")
+        interval, devices = float(resource.monitor.check_interval), resource.gpu.cuda_devices
     except Exception:  # noqa: BLE001 - a broken config must not stop a quick look
-        return 1.0
+        interval, devices = 1.0, []
+    return (args.interval if args.interval is not None else interval), devices
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     count = 1 if args.once else args.count
-    interval = _interval(args)
+    interval, devices = _settings(args)
     writer = None
     if args.csv:
         try:
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"llamahome monitor: cannot write --csv {args.csv}: {exc.strerror or exc}",
                   file=sys.stderr)
             return 2
-    sampler = ResourceSampler()
+    sampler = ResourceSampler(devices=devices)
     sampler.prime(gpus=True)
     stop = threading.Event()
     stop.wait(min(interval, 0.25))  # CPU % is measured between two readings

@@ -7,7 +7,6 @@ config, 130 interrupted (a checkpoint was saved; continue with ``--resume RUN_DI
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -39,68 +38,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="print the memory the run needs next to what the machine has, and exit")
     p.add_argument("--force", action="store_true",
                    help="train even when the memory estimate says the run will not fit")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the Python code the model folder ships (only for models you "
+                   "trust); a run.toml or ./config setting it is ignored without this flag")
     p.set_defaults(func=run)
 
 
 # ---------------------------------------------------------------- config
 
-def parse_override(item: str) -> tuple[str, str, str, Any]:
-    """``component.section.key=VALUE`` -> (component, section, key, value)."""
-    import tomlkit
-
-    from llamahome_gui.config.schema import COMPONENTS
-
-    key, sep, raw = item.partition("=")
-    parts = key.strip().split(".")
-    if not sep or len(parts) != 3:
-        raise ValueError(f"--set {item!r}: write KEY=VALUE with KEY as component.section.key, "
-                         "e.g. training.training.max_steps=20")
-    component, section, name = parts
-    if component not in COMPONENTS:
-        raise ValueError(f"--set {key}: unknown component {component!r}; known: "
-                         f"{', '.join(COMPONENTS)}")
-    sections = COMPONENTS[component].model_fields
-    if section not in sections or section == "schema_version":
-        raise ValueError(f"--set {key}: {component} has no section {section!r}; known: "
-                         f"{', '.join(s for s in sections if s != 'schema_version')}")
-    keys = sections[section].annotation.model_fields  # type: ignore[union-attr]
-    if name not in keys:
-        raise ValueError(f"--set {key}: no key {name!r} in {component}.{section}; known: "
-                         f"{', '.join(keys)}")
-    try:
-        value = tomlkit.parse(f"v = {raw}")["v"].unwrap()
-    except Exception:
-        value = raw  # a bare word: take it as a string
-    return component, section, name, value
-
-
-def apply_overrides(configs: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """New validated components with the ``--set`` values laid over them."""
-    from pydantic import ValidationError
-
-    nested: dict[str, dict[str, dict[str, Any]]] = {}
-    for item in overrides:
-        component, section, name, value = parse_override(item)
-        nested.setdefault(component, {}).setdefault(section, {})[name] = value
-    out = dict(configs)
-    for component, sections in nested.items():
-        data = out[component].model_dump()
-        for section, values in sections.items():
-            data[section].update(values)
-        try:
-            out[component] = type(out[component]).model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in (component, *err["loc"]))
-            raise ValueError(f"--set {where}: {err['msg']}") from None
-    return out
-
-
-def load_configs(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]:
-    """(configs, run_dir): from --resume's or --run-dir's run.toml, else the config folder;
-    then the --set overrides."""
+def load_plan(args: argparse.Namespace) -> tuple[Any, Path | None]:
+    """(plan, run_dir): the configs from --resume's or --run-dir's run.toml, else the config
+    folder, with the --set overrides laid over them (core's run plan: the window's too)."""
     from llamahome_gui.config.manager import ConfigManager
     from llamahome_gui.core.runs import RUN_COMPONENTS, RUN_CONFIG, read_run_config
+    from llamahome_gui.core.runs.plan import apply_overrides, plan_from_configs
 
     run_dir = args.run_dir or args.resume
     snapshot = None
@@ -112,55 +63,62 @@ def load_configs(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]
         snapshot = args.run_dir
     if snapshot is not None:
         configs: dict[str, Any] = read_run_config(snapshot)
+        source, trusted = str(snapshot / RUN_CONFIG), False
     else:
         if args.config_dir is not None and not args.config_dir.is_dir():
             raise ValueError(f"--config-dir {args.config_dir} does not exist")
         manager = ConfigManager(args.config_dir)
+        if manager.origin_note():
+            print(manager.origin_note(), file=sys.stderr)
         configs = {name: manager.load(name) for name in RUN_COMPONENTS}
-    return apply_overrides(configs, args.overrides), run_dir
+        source, trusted = str(manager.path("model")), manager.is_users_own
+    configs = _remote_code_choice(configs, getattr(args, "trust_remote_code", False), trusted,
+                                  source)
+    return plan_from_configs(apply_overrides(configs, args.overrides)), run_dir
+
+
+def _remote_code_choice(configs: dict[str, Any], flag: bool, trusted: bool,
+                        source: str) -> dict[str, Any]:
+    """trust_remote_code only by the user's explicit choice (see remote_code_allowed)."""
+    from llamahome_gui.core.models.loading import remote_code_allowed
+
+    model = configs["model"]
+    allowed, note = remote_code_allowed(model.model.trust_remote_code, flag=flag,
+                                        trusted_source=trusted, source=source)
+    if note:
+        print(note, file=sys.stderr)
+    if allowed == model.model.trust_remote_code:
+        return configs
+    section = model.model.model_copy(update={"trust_remote_code": allowed})
+    return {**configs, "model": model.model_copy(update={"model": section})}
 
 
 # ---------------------------------------------------------------- helpers
 
 def _estimate(configs: dict[str, Any], out: TextIO) -> Any:
-    """The memory estimate, or None when the estimator is not available."""
-    try:
-        from llamahome_gui.core.models.memory import estimate_training_memory
-    except ImportError:
-        return None
-    from llamahome_gui.core.models.loading import pick_device
+    """The memory estimate (the same call the Train page makes)."""
+    from llamahome_gui.core.runs.plan import estimate_memory
     from llamahome_gui.core.train.prepare import model_dir
 
-    m = configs["model"].model
-    folder = model_dir(m, progress=lambda msg: print(msg, file=out))
-    t = configs["training"]
-    return estimate_training_memory(
-        folder, t.training, t.lora, pick_device(m.device), dtype=m.dtype,
-        quantization=m.quantization, memory_fraction=configs["resource"].gpu.memory_fraction)
+    return estimate_memory(configs, model_dir(configs["model"].model,
+                                              progress=lambda msg: print(msg, file=out)))
 
 
-def _run_name(configs: dict[str, Any]) -> str:
-    dataset = configs["training"].training.dataset_path.strip()
-    stem = Path(dataset).stem if dataset else "sample"
-    return f"{configs['model'].model.name}-{stem}"
-
-
-def _shared_run_dir(configs: dict[str, Any], chosen: Path | None) -> Path:
-    """The run folder; in a several-process run rank 0 creates it and tells the others."""
-    from llamahome_gui.core.runs import new_run_dir
-
+def _shared_run_dir(plan: Any, chosen: Path | None) -> Path:
+    """The run folder with its run.toml; in a several-process run rank 0 creates it and
+    tells the others."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1:
-        return chosen or new_run_dir(configs["training"].training.output_dir, _run_name(configs))
+        return plan.create(chosen)
     import torch.distributed as td
 
     from llamahome_gui.core.models.loading import pick_device
     from llamahome_gui.core.train import distributed as dd
 
-    dd.setup(pick_device(configs["model"].model.device))
+    dd.setup(pick_device(plan.configs["model"].model.device))
     box = [str(chosen) if chosen else None]
-    if td.get_rank() == 0 and chosen is None:
-        box = [str(new_run_dir(configs["training"].training.output_dir, _run_name(configs)))]
+    if td.get_rank() == 0:
+        box = [str(plan.create(chosen))]
     td.broadcast_object_list(box, src=0)
     return Path(box[0])
 
@@ -187,66 +145,132 @@ def run(args: argparse.Namespace) -> int:
     rank = int(os.environ.get("RANK", "0") or 0)
     human = sys.stderr if args.events == "-" else sys.stdout
     try:
-        configs, run_dir = load_configs(args)
+        plan, run_dir = load_plan(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from llamahome_gui.core.models.loading import pick_device
+    problem = _kbit_problem(plan.configs)
+    if problem:  # refused in one line before anything loads
+        _error(problem)
+        _record_early_failure(run_dir, problem)
+        return EXIT_USAGE
+    from llamahome_gui.core.runs.lock import RunBusyError, RunLock
     from llamahome_gui.core.train import TrainingError
+    from llamahome_gui.core.train.gpu_env import apply_gpu_env
+    from llamahome_gui.core.train.resume import ResumeMismatchError
+
+    chosen = apply_gpu_env(plan.configs["resource"].gpu).get("CUDA_VISIBLE_DEVICES")
+    if chosen and rank == 0:
+        print(f"GPUs {chosen} (resource.gpu.cuda_devices; CUDA_VISIBLE_DEVICES={chosen})",
+              file=human, flush=True)
+
+    lock = None
+    try:
+        if rank == 0 and not args.estimate and run_dir is not None and run_dir.is_dir():
+            lock = RunLock(run_dir).acquire()  # first: a second trainer is refused at once
+        if rank == 0 and args.resume is not None and not args.estimate:
+            from llamahome_gui.core.train.resume import check_resume
+
+            check_resume(args.resume, plan.configs)  # before run.toml or anything changes
+        code = _preflight(args, plan.configs, human, rank)
+        if code is not None:
+            return code
+        from llamahome_gui.core.train.trainer import StopFlag
+
+        stop = StopFlag()
+        previous = _install_signals(stop, human)
+        try:
+            return _train(args, plan, run_dir, stop, human, rank)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    except (RunBusyError, ResumeMismatchError) as exc:
+        _error(str(exc) if isinstance(exc, RunBusyError) else exc.message, exc.hint)
+        return EXIT_USAGE
+    except TrainingError as exc:
+        _error(exc.message, exc.hint)
+        _record_early_failure(run_dir, exc.message, exc.hint)
+        return EXIT_FAILED
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _kbit_problem(configs: dict[str, Any]) -> str | None:
+    """The QLoRA pre-launch check (bitsandbytes and the device), or None."""
+    from llamahome_gui.core.models.loading import pick_device
     from llamahome_gui.core.train.quantize import quantization_problem
 
     m = configs["model"].model
+    if m.quantization == "none":
+        return None
     try:
-        problem = quantization_problem(m.quantization, pick_device(m.device))
+        return quantization_problem(m.quantization, pick_device(m.device))
     except RuntimeError as exc:  # no such device
-        problem = str(exc)
-    if problem:  # refused before anything loads
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        if args.estimate or not args.force:
-            estimate = _estimate(configs, human) if rank == 0 else None
-            if args.estimate:
-                if estimate is None:
-                    print("error: the memory estimator is not available", file=sys.stderr)
-                    return EXIT_FAILED
-                print(estimate.table(), file=human)
-                return 0
-            if estimate is not None and estimate.verdict == "won't fit":
-                print(estimate.table(), file=sys.stderr)
-                print("error: this run will not fit in memory; change the settings above, or "
-                      "add --force to try anyway", file=sys.stderr)
-                return EXIT_FAILED
-    except TrainingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        return str(exc)
+
+
+def _error(message: str, hint: str = "") -> None:
+    print(f"error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
+def _preflight(args: argparse.Namespace, configs: dict[str, Any], human: TextIO,
+               rank: int) -> int | None:
+    """``--estimate``, and the refusal of a run that will not fit; None: go on."""
+    if not (args.estimate or not args.force) or rank != 0:
+        return None
+    estimate = _estimate(configs, human)
+    if args.estimate:
+        print(estimate.table(), file=human)
+        return 0
+    if estimate.verdict == "won't fit":
+        print(estimate.table(), file=sys.stderr)
+        message = "this run will not fit in memory; change the settings above, or add --force " \
+                  "to try anyway"
+        print(f"error: {message}", file=sys.stderr)
+        _record_early_failure(args.run_dir, message)
         return EXIT_FAILED
-
-    from llamahome_gui.core.train.trainer import StopFlag
-
-    stop = StopFlag()
-    previous = _install_signals(stop, human)
-    try:
-        return _train(args, configs, run_dir, stop, human, rank)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return None
 
 
-def _train(args: argparse.Namespace, configs: dict[str, Any], run_dir: Path | None, stop: Any,
+def _record_early_failure(run_dir: Path | None, message: str, hint: str = "") -> None:
+    """A run folder the window prepared (run.toml, no events yet) that fails before the
+    trainer starts is listed as failed with this reason, not as "created" forever."""
+    from llamahome_gui.core.runs import RUN_CONFIG, read_events
+    from llamahome_gui.core.train.events import record_failure
+
+    if run_dir is not None and (run_dir / RUN_CONFIG).is_file() and not read_events(run_dir):
+        try:
+            record_failure(run_dir, message, hint)
+        except OSError:  # a full disk: the message above is all there is
+            pass
+
+
+def _train(args: argparse.Namespace, plan: Any, run_dir: Path | None, stop: Any,
            human: TextIO, rank: int) -> int:
-    from llamahome_gui.core.runs import write_run_config
+    from llamahome_gui.core.runs.events import encode
     from llamahome_gui.core.train import TrainingError, run_training
 
-    run_dir = _shared_run_dir(configs, run_dir)
+    configs = plan.configs
+    fresh = run_dir is None
+    try:
+        run_dir = _shared_run_dir(plan, run_dir)
+    except OSError as exc:
+        where = run_dir or plan.root
+        _error(f"cannot write the run folder under {where}: {exc.strerror or exc}",
+               "free some space there, or set training.training.output_dir to another folder")
+        return EXIT_FAILED
     if rank == 0:
-        write_run_config(run_dir, configs)
         print(f"run folder: {run_dir}", file=human, flush=True)
     listeners = []
     if rank == 0:
         show_bar = configs["monitoring"].visualization.progress_bars and human.isatty()
-        listeners.append(ProgressDisplay(human, bar=show_bar))
+        listeners.append(ProgressDisplay(human, bar=show_bar,
+                                         every=configs["monitoring"].logging.log_interval))
         if args.events == "-":
-            listeners.append(lambda e: print(json.dumps(e), file=sys.stdout, flush=True))
+            listeners.append(lambda e: print(encode(e), file=sys.stdout, flush=True))
     resume = args.resume
     if resume is not None:
         from llamahome_gui.core.runs import latest_checkpoint
@@ -257,9 +281,9 @@ def _train(args: argparse.Namespace, configs: dict[str, Any], run_dir: Path | No
     try:
         result = run_training(run_dir, configs, resume=resume, listeners=listeners, stop=stop)
     except TrainingError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        _error(exc.message, exc.hint)
+        if fresh and rank == 0:
+            _drop_if_unused(run_dir)
         return EXIT_FAILED
     if result.status == "stopped":
         if rank == 0:
@@ -269,3 +293,14 @@ def _train(args: argparse.Namespace, configs: dict[str, Any], run_dir: Path | No
     if rank == 0:
         print(f"done in {time.time() - started:.0f}s; adapter: {result.adapter}", file=human)
     return 0
+
+
+def _drop_if_unused(run_dir: Path) -> None:
+    """A run folder this command made that failed before it could record anything (not
+    even its error: e.g. a full disk) is removed instead of being left empty."""
+    import shutil
+
+    from llamahome_gui.core.runs import list_checkpoints, read_events
+
+    if not read_events(run_dir) and not list_checkpoints(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)

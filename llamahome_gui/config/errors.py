@@ -6,6 +6,7 @@ line per problem and the forms can put each message next to its editor.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,13 +96,26 @@ class TomlSyntaxError(ConfigError):
         super().__init__([Issue(f"invalid TOML: {reason}", file=where)])
 
 
-class EnvOverrideError(ConfigError):
-    """An environment variable names no key, or several."""
+class ConfigConflictError(ConfigError):
+    """A save would overwrite values someone else changed in the file since it was read.
+
+    ``keys``: the key paths changed on both sides; saving again with ``force`` overwrites."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = list(keys)
+        super().__init__(f"changed on disk since loaded: {', '.join(self.keys)}")
+
+
+class ConfigWriteError(ConfigError):
+    """A save the file system refused (read-only file or folder, disk full); nothing written."""
 
 
 def rule_text(error: dict[str, Any]) -> str:
     """A pydantic error as the rule that was broken, e.g. ``must be <= 1.0``."""
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    value = error.get("input")
+    if isinstance(value, float) and math.isnan(value):
+        return "is not a number (nan); give a number"
     bounds = {"less_than_equal": ("<=", "le"), "greater_than_equal": (">=", "ge"),
               "less_than": ("<", "lt"), "greater_than": (">", "gt")}
     if kind in bounds:

@@ -82,9 +82,8 @@ _map("serving", "max_new_tokens max_tokens", "inference.generation.max_new_token
 _map("serving", "system_prompt", "inference.chat.system_prompt")
 _map("serving", "adapter adapter_path", "inference.chat.adapter_path")
 _map("monitoring", "log_level", "monitoring.logging.log_level", lambda v: str(v).upper())
-for _k in "log_interval save_interval".split():
-    _map("monitoring", _k, f"monitoring.logging.{_k}")
-for _k in "tensorboard progress_bars plot_metrics".split():
+_map("monitoring", "log_interval", "monitoring.logging.log_interval")
+for _k in "tensorboard progress_bars".split():
     _map("monitoring", _k, f"monitoring.visualization.{_k}")
 _map("monitoring", "check_interval interval", "resource.monitor.check_interval")
 _map("monitoring", "memory_threshold", "resource.monitor.memory_threshold")

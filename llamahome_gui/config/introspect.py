@@ -1,13 +1,20 @@
-"""Questions asked of the schema: which keys exist, their types, defaults and how a typed
-value (from the command line or the environment) becomes the field's type."""
+"""Questions asked of the schema: which keys exist, their types, limits, defaults and help
+text (``FieldSpec``), and how a typed value (from the command line or the environment)
+becomes the field's type. The one owner of the leaf walk: the manager, the CLI and the
+forms all read the schema through here."""
 
 from __future__ import annotations
 
 import difflib
+import functools
+import re
 import types
 import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
+import annotated_types as at
 import tomlkit
 from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
@@ -17,23 +24,150 @@ def is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def leaves(model: type[BaseModel], prefix: str = "") -> dict[str, FieldInfo]:
-    """Every leaf field keyed by its dotted path inside the component, in schema order."""
-    out: dict[str, FieldInfo] = {}
+@dataclass(frozen=True)
+class FieldSpec:
+    """One leaf field of a component, as the schema describes it."""
+
+    key: str                      # "section.key" inside the component
+    name: str                     # last part of the key
+    annotation: Any
+    info: FieldInfo
+    default: Any
+    section: str                  # "section" (dotted for deeper nesting); "" = top level
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    min_length: int | None = None
+
+    @property
+    def title(self) -> str:
+        return self.info.title or humanize(self.name)
+
+    @property
+    def description(self) -> str:
+        return self.info.description or ""
+
+    @property
+    def unit(self) -> str:
+        return str(self.extra.get("unit", ""))
+
+    @property
+    def informational(self) -> bool:
+        """Describes something for the reader; no code acts on it (the form says so)."""
+        return bool(self.extra.get("informational", False))
+
+    @property
+    def lower(self) -> float | None:
+        return self.ge if self.ge is not None else self.gt
+
+    @property
+    def upper(self) -> float | None:
+        return self.le if self.le is not None else self.lt
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    path: str
+    title: str
+    description: str
+
+
+_ACRONYMS = {"lr": "LR", "gpu": "GPU", "cpu": "CPU", "tf32": "TF32", "lora": "LoRA", "id": "ID",
+             "url": "URL", "ram": "RAM", "cuda": "CUDA", "temp": "temperature"}
+
+
+def humanize(name: str) -> str:
+    """``per_device_train_batch_size`` -> ``Per device train batch size``."""
+    words = [_ACRONYMS.get(w.lower(), w) for w in re.split(r"[_\s]+", name) if w]
+    if not words:
+        return name
+    first = words[0]
+    words[0] = first if first.isupper() or first[:1].isupper() else first[:1].upper() + first[1:]
+    return " ".join(words)
+
+
+def _spec(key: str, name: str, info: FieldInfo, section: str) -> FieldSpec:
+    bounds: dict[str, Any] = {}
+    for meta in info.metadata:
+        if isinstance(meta, at.Interval):
+            bounds.update(ge=meta.ge, gt=meta.gt, le=meta.le, lt=meta.lt)
+        elif isinstance(meta, at.Ge | at.Gt | at.Le | at.Lt):
+            attr = type(meta).__name__.lower()
+            bounds[attr] = getattr(meta, attr)
+        elif isinstance(meta, at.MinLen):
+            bounds["min_length"] = meta.min_length
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return FieldSpec(key=key, name=name, annotation=info.annotation, info=info,
+                     default=default_of(info), section=section, extra=dict(extra), **bounds)
+
+
+@functools.cache
+def _walk_specs(model: type[BaseModel], prefix: str = "") -> tuple[tuple[str, FieldSpec], ...]:
+    out: list[tuple[str, FieldSpec]] = []
+    for name, info in model.model_fields.items():
+        key = f"{prefix}{name}"
+        if is_model(info.annotation):
+            out += _walk_specs(info.annotation, f"{key}.")
+        else:
+            out.append((key, _spec(key, name, info, prefix.rstrip("."))))
+    return tuple(out)
+
+
+def leaf_fields(model: type[BaseModel], hidden: frozenset[str] = frozenset()
+                ) -> dict[str, FieldSpec]:
+    """Every leaf field keyed by its dotted path inside the component, in schema order
+    (computed once per model class); ``hidden``: top-level names to leave out."""
+    return {k: s for k, s in _walk_specs(model) if k.split(".", 1)[0] not in hidden}
+
+
+def leaves(model: type[BaseModel]) -> dict[str, FieldInfo]:
+    """``{dotted key: FieldInfo}`` of every leaf field, in schema order."""
+    return {k: s.info for k, s in _walk_specs(model)}
+
+
+def section_specs(model: type[BaseModel], prefix: str = "") -> dict[str, SectionSpec]:
+    """Titles and descriptions of the (nested) sections of a component model."""
+    out: dict[str, SectionSpec] = {}
     for name, info in model.model_fields.items():
         if is_model(info.annotation):
-            out.update(leaves(info.annotation, f"{prefix}{name}."))
-        else:
-            out[f"{prefix}{name}"] = info
+            path = f"{prefix}{name}"
+            out[path] = SectionSpec(path, info.title or humanize(name), info.description or "")
+            out.update(section_specs(info.annotation, f"{path}."))
     return out
 
 
-def sections(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
-    return {n: i.annotation for n, i in model.model_fields.items() if is_model(i.annotation)}
+_NOTHING = object()
 
 
-def field_at(model: type[BaseModel], dotted: str) -> FieldInfo | None:
-    return leaves(model).get(dotted)
+def value_at(data: Any, dotted: str, default: Any = _NOTHING) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(data, Mapping) or part not in data:
+            return default
+        data = data[part]
+    return data
+
+
+def flat_values(data: Mapping[str, Any] | BaseModel, keys: typing.Iterable[str]
+                ) -> dict[str, Any]:
+    """``{section.key: value}`` of nested ``data`` (a dict or a validated component) for
+    the given leaf keys; keys the data lacks are left out."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="python")
+    return {k: v for k in keys if (v := value_at(data, k)) is not _NOTHING}
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
+    out: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
 
 
 def default_of(info: FieldInfo) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,14 @@ from llamahome_gui.config.introspect import adapter, default_of, leaves, suggest
 from llamahome_gui.config.presets import Preset, find_presets, read_preset, unknown_preset
 from llamahome_gui.config.schema import COMPONENTS, Component
 from llamahome_gui.config.schema_files import SchemaFileError, model_from_schema
-from llamahome_gui.config.store import atomic_write, get_value, set_value, unified_diff
+from llamahome_gui.config.store import (
+    atomic_write,
+    file_lock,
+    get_value,
+    parse,
+    set_value,
+    unified_diff,
+)
 from llamahome_gui.config.validation import Checked, FileState, read_state, validate
 
 __all__ = ["ConfigManager", "atomic_write", "resolve_config_dir"]
@@ -49,7 +56,7 @@ def resolve_config_dir(config_dir: Path | str | None = None) -> Path:
     user = paths.user_config_dir()
     if not any(user.glob("*_config.toml")):
         shutil.copytree(paths.SHIPPED_CONFIG_DIR, user, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*.bak", ".*.tmp"))
+                        ignore=shutil.ignore_patterns("*.bak", ".*.tmp", ".*.lock"))
     return user
 
 
@@ -100,8 +107,14 @@ class ConfigManager:
                 name = path.name.removesuffix("_config.toml")
                 try:
                     models[name] = model_from_schema(path, name)
+                    continue
                 except (SchemaFileError, ConfigError) as exc:
                     issues.extend(exc.issues)
+                except Exception as exc:  # noqa: BLE001 - one bad file never stops the app
+                    issues.append(Issue(f"cannot be used as a schema ({type(exc).__name__}: "
+                                        f"{exc})", file=display_path(path)))
+                issues.append(Issue(f"the {name} component is left out until this schema "
+                                    "file is fixed", file=display_path(path)))
             self._dynamic = (stamp, models, issues)
         return self._dynamic[1], self._dynamic[2]
 
@@ -146,11 +159,13 @@ class ConfigManager:
         if not state.source.exists:
             checked.warnings.insert(0, Issue("file not found; schema defaults are used",
                                              file=state.where, severity="warning"))
-        if state.migration.changed and state.migration.notes:
+        done = state.migration
+        if done.changed and done.notes:
+            step = f"schema_version {done.from_version} -> {done.to_version} " \
+                if done.from_version != done.to_version else ""
             checked.warnings.append(Issue(
-                f"schema_version {state.migration.from_version} -> {state.migration.to_version} "
-                f"({'; '.join(state.migration.notes)}); written on the next "
-                "save", file=state.where, severity="warning"))
+                f"{step}({'; '.join(done.notes)}); written on the next save",
+                file=state.where, severity="warning"))
         if checked.errors:
             checked.model = None
         return checked
@@ -160,9 +175,6 @@ class ConfigManager:
         if checked.errors or checked.model is None:
             raise ConfigValidationError(checked.errors)
         return checked.model  # type: ignore[return-value]
-
-    def load_all(self) -> dict[str, Component]:
-        return {name: self.load(name) for name in self.components()}
 
     def validate_all(self, *, env: Mapping[str, str] | None = None
                      ) -> tuple[list[Issue], list[Issue]]:
@@ -246,14 +258,36 @@ class ConfigManager:
             changed.append(f"{component}.{rel}")
         return state, state.source.render(doc) if changed else state.source.text, changed
 
-    def update(self, component: str, values: Mapping[str, Any]) -> list[str]:
+    def update(self, component: str, values: Mapping[str, Any], *, with_env: bool = False,
+               check: Callable[[FileState], None] | None = None) -> list[str]:
         """Set ``{"section.key": value}``; validate; write only what changed.
 
-        Returns the key paths whose stored value changed (empty: the file is untouched)."""
-        state, text, changed = self.plan(component, values)
-        if changed:
-            atomic_write(state.path, state.source.encode(text), backup=state.source.exists)
+        The file's lock is held from the read to the rename, so a concurrent save of other
+        keys (another process, thread or the window) is re-read here, never overwritten.
+        ``with_env``: the result with the environment overrides laid over it must be valid
+        too (the CLI's ``set`` then never writes a file it reports as broken). ``check`` sees
+        the file as it is on disk under the lock and may raise to refuse the save (the
+        window's "changed on disk" question). Returns the key paths whose stored value
+        changed (empty: the file is untouched)."""
+        with file_lock(self.path(component)):
+            state, text, changed = self.plan(component, values)
+            if check is not None:
+                check(state)
+            if with_env:
+                self._check_with_env(component, state, text)
+            if changed:
+                atomic_write(state.path, state.source.encode(text), backup=state.source.exists)
         return changed
+
+    def _check_with_env(self, component: str, state: FileState, text: str) -> None:
+        """Raise when the edited text plus the environment's overrides would not load."""
+        scan = self.env_scan()
+        errors = scan.errors_for(component)
+        edited = parse(text, state.path).unwrap()
+        errors += validate(state, self.model_class(component), edited,
+                           scan.for_component(component)).errors
+        if errors:
+            raise ConfigValidationError(errors)
 
     def preview_diff(self, component: str, values: Mapping[str, Any]) -> str:
         """The unified diff a save of ``values`` would write (empty: no change)."""
@@ -263,7 +297,7 @@ class ConfigManager:
 
     preview = preview_diff
 
-    def reset(self, key_path: str) -> list[str]:
+    def reset(self, key_path: str, *, with_env: bool = False) -> list[str]:
         """Put a key (or every key of ``component[.section]``) back to its schema default."""
         component, _, rel = key_path.partition(".")
         leaf = leaves(self.model_class(component))
@@ -272,7 +306,7 @@ class ConfigManager:
         if not chosen:
             raise ConfigValidationError([Issue(f"no such key{suggest(rel, leaf)}",
                                                key_path=key_path)])
-        return self.update(component, chosen)
+        return self.update(component, chosen, with_env=with_env)
 
     def merge(self, component: str, other: Mapping[str, Any]) -> Component:
         """The component with ``other`` (nested or ``section.key``) laid over it; no write."""
@@ -310,6 +344,23 @@ class ConfigManager:
 
     def describe(self) -> str:
         return display_path(self.config_dir)
+
+    # -- trust ----------------------------------------------------------------------------
+    @property
+    def is_users_own(self) -> bool:
+        """Whether this is the user's own config folder (not a ``./config`` found in the
+        working folder, nor one named on the command line): only its settings that run code
+        (``trust_remote_code``) are taken as the user's choice."""
+        try:
+            return self.config_dir.resolve() == paths.user_config_dir().resolve()
+        except OSError:
+            return False
+
+    def origin_note(self) -> str:
+        """One line naming the folder in use when it is not the user's own ("" when it is)."""
+        if self.is_users_own:
+            return ""
+        return f"using config folder {display_path(self.config_dir)} (not your own config folder)"
 
 
 def _flatten(values: Mapping[str, Any], leaf: Mapping[str, Any], prefix: str = ""

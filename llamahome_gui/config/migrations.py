@@ -1,7 +1,10 @@
-"""``schema_version`` upgrades: one function per step, applied in order on load.
+"""``schema_version`` upgrades: one function per step, applied in order on load; then the
+retired keys are taken out.
 
 A step edits the user's tomlkit document in place (renaming a key keeps its value, its
 comment and its line), so a migrated file written back differs only where it must.
+Retiring a key needs no new version: deleting a key the schema no longer has is the same
+step from any version, and repeating it changes nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +49,15 @@ V0_RENAMES: dict[str, dict[str, str]] = {
 }
 
 
+# Keys that were removed because nothing could act on them, with the reason shown once.
+RETIRED: dict[str, dict[str, str]] = {
+    "monitoring": {
+        "logging.save_interval": "events and metrics are written and flushed at every step",
+        "visualization.plot_metrics": "the window always draws its live graphs",
+    },
+}
+
+
 @dataclass
 class Migration:
     """What happened to one document."""
@@ -54,10 +66,11 @@ class Migration:
     to_version: int
     renames: dict[str, str] = field(default_factory=dict)  # new dotted key -> old one
     notes: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)        # dotted keys taken out
 
     @property
     def changed(self) -> bool:
-        return self.from_version != self.to_version
+        return self.from_version != self.to_version or bool(self.retired)
 
 
 def migrate_v0_to_v1(component: str, doc: tomlkit.TOMLDocument, result: Migration) -> None:
@@ -99,7 +112,21 @@ def migrate(component: str, doc: tomlkit.TOMLDocument, where: str = "",
     while result.to_version < target:
         MIGRATIONS[result.to_version](component, doc, result)
         result.to_version += 1
+    retire_keys(component, doc, result)
     return result
+
+
+def retire_keys(component: str, doc: Any, result: Migration) -> None:
+    """Take the retired keys of ``component`` out of ``doc`` (their lines go on save)."""
+    for dotted, why in RETIRED.get(component, {}).items():
+        *parents, leaf = dotted.split(".")
+        node = doc
+        for part in parents:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping) and leaf in node:
+            del node[leaf]
+            result.retired.append(dotted)
+            result.notes.append(f"{dotted} removed: {why}")
 
 
 def _has(doc: Any, parts: list[str]) -> bool:

@@ -6,7 +6,8 @@ engine all read these classes; nothing else repeats a default or a bound.
 
 Editor hints for the forms travel in ``json_schema_extra``:
 ``{"widget": "path", "path_kind": "file" | "dir"}``, ``{"widget": "size"}``,
-``{"widget": "scientific"}``, ``{"unit": "GB"}``.
+``{"widget": "scientific"}``, ``{"unit": "GiB"}``; ``{"informational": True}`` marks a field
+that describes something for the reader and that no code acts on (the form says so).
 """
 
 from __future__ import annotations
@@ -82,10 +83,16 @@ class Component(BaseModel):
 
 class ModelSection(Section):
     name: str = Field("SmolLM2-135M-Instruct", description="Display name of the model.")
-    family: str = Field("llama", description="Model family, e.g. llama, mistral, qwen.")
+    family: str = Field("llama", description="Model family, e.g. llama, mistral, qwen. "
+                        "Informational: the model's own config.json decides how it is loaded.",
+                        json_schema_extra={"informational": True})
     size: str = Field("135M", description="Parameter count as written by the publisher, e.g. 135M, 7B.")
-    variant: str = Field("instruct", description="base, instruct or chat.")
-    revision: str = Field("main", description="Revision (branch, tag or commit) of the model files.")
+    variant: str = Field("instruct", description="base, instruct or chat. Informational: the "
+                         "chat template in the model folder decides how prompts are written.",
+                         json_schema_extra={"informational": True})
+    revision: str = Field("main", description="Revision (branch, tag or commit) the model files "
+                          "came from. Informational: the app reads the local folder and downloads "
+                          "nothing.", json_schema_extra={"informational": True})
     quantization: Literal["none", "8bit", "4bit"] = Field(
         "none", description="Load the base weights quantized (8bit/4bit need bitsandbytes and a GPU).")
     path: str = path_field("", "Local model folder (Hugging Face layout). "
@@ -98,9 +105,12 @@ class ModelSection(Section):
 
 
 class ModelResources(Section):
-    min_gpu_memory: float = Field(0.0, ge=0.0, le=1024.0, description="GPU memory the model needs, in GB "
-                                  "(0 = no requirement).", json_schema_extra={"unit": "GB"})
-    max_batch_size: int = Field(8, ge=1, le=1024, description="Largest batch the model is run with.")
+    min_gpu_memory: float = Field(0.0, ge=0.0, le=1024.0, description="GPU memory the model needs, "
+                                  "in GiB; a run on a machine without that much GPU memory is "
+                                  "flagged before it starts (0 = no requirement).",
+                                  json_schema_extra={"unit": "GiB"})
+    max_batch_size: int = Field(8, ge=1, le=1024, description="Largest batch size per device a run "
+                                "may use; a larger one is flagged before the run starts.")
     max_sequence_length: int = Field(2048, ge=16, le=131072, description="Longest context, in tokens, "
                                      "used for chat and training.", json_schema_extra={"unit": "tokens"})
 
@@ -242,11 +252,14 @@ class InferenceConfig(Component):
 class GpuSection(Section):
     memory_fraction: float = Field(0.9, ge=0.0, le=1.0, description="Largest share of each GPU's memory "
                                    "a run may use.")
-    allow_growth: bool = Field(True, description="Allocate GPU memory as needed instead of up front.")
+    allow_growth: bool = Field(True, description="Let the trainer's GPU memory pool grow in "
+                               "place as needed (PyTorch expandable segments) instead of reserving "
+                               "fixed blocks: less fragmentation, fewer out-of-memory errors.")
     per_process_memory: SizeStr = Field("12GB", description="Memory cap per process, e.g. \"12GB\"; "
                                         "empty = no cap.", json_schema_extra={"widget": "size"})
     enable_tf32: bool = Field(True, description="Use TF32 matrix maths on Ampere and newer GPUs.")
-    cuda_devices: list[int] = Field(default_factory=list, description="GPU indices to use; "
+    cuda_devices: list[int] = Field(default_factory=list, description="GPU indices (as nvidia-smi "
+                                    "numbers them) the trainer runs on and the monitor shows; "
                                     "empty = all visible GPUs.")
 
 
@@ -299,22 +312,24 @@ class MetricsConfig(Component):
 # ---------------------------------------------------------------------- monitoring
 
 class LoggingSection(Section):
-    log_interval: int = Field(10, ge=1, le=1_000_000, description="Training steps between log lines.")
-    save_interval: int = Field(100, ge=1, le=1_000_000, description="Training steps between metric "
-                               "file flushes.")
+    log_interval: int = Field(10, ge=1, le=1_000_000, description="Training steps between progress "
+                              "lines in the run's trainer.log and in the terminal when there is "
+                              "no progress bar (events.jsonl and the graphs get every step).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Least severe "
-                                                                     "message written to the log.")
+                                                                     "message written to the app's "
+                                                                     "log file (logs/llamahome-"
+                                                                     "gui.log in the data folder).")
 
 
 class VisualizationSection(Section):
     tensorboard: bool = Field(True, description="Write TensorBoard logs in each run folder.")
     progress_bars: bool = Field(True, description="Show progress bars in the terminal.")
-    plot_metrics: bool = Field(True, description="Draw live graphs in the window.")
 
 
 class AlertsSection(Section):
     enabled: bool = Field(True, description="Show alerts at all.")
-    alert_on_error: bool = Field(True, description="Alert when a run fails.")
+    alert_on_error: bool = Field(True, description="Alert (through the notification backend) when "
+                                 "a run fails; off = only the status bar and the log say so.")
     notification_backend: Literal["desktop", "statusbar", "log", "console", "none"] = Field(
         "desktop", description="Where alerts go: desktop notifications, the status bar only, the log "
         "only, the terminal (console), or nowhere.")

@@ -38,7 +38,9 @@ HEADER = (
 )
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool}
 _FORMATS = {"size": builtin._check_size, "device": builtin._check_device}
-_EXTRA_KEYS = ("unit", "widget", "path_kind")
+_EXTRA_KEYS = ("unit", "widget", "path_kind", "informational")
+_NUMBER_KEYS = ("min", "max", "exclusive_min", "exclusive_max")
+_COUNT_KEYS = ("min_items", "max_items")
 _SPEC_KEYS = {"type", "items", "choices", "min", "max", "exclusive_min", "exclusive_max",
               "min_items", "max_items", "default", "description", "title", "format",
               "allow_single", *_EXTRA_KEYS}
@@ -134,7 +136,10 @@ def model_from_schema(path: Path, name: str | None = None) -> type[builtin.Compo
     for key, value in doc.items():
         if key == "schema_version":
             continue
-        if _is_spec(value):
+        bad_name = _bad_name(key)
+        if bad_name:
+            issues.append(_issue(text, where, [key], bad_name))
+        elif _is_spec(value):
             fields[key] = _field(value, [key], text, where, issues)
         elif isinstance(value, dict):
             fields[key] = _section(name, key, value, text, where, issues)
@@ -143,7 +148,26 @@ def model_from_schema(path: Path, name: str | None = None) -> type[builtin.Compo
                                  "like { type = \"int\", default = 1, description = \"...\" }"))
     if issues:
         raise SchemaFileError(issues)
-    return create_model(f"{_camel(name)}Config", __base__=builtin.Component, **fields)
+    try:
+        return create_model(f"{_camel(name)}Config", __base__=builtin.Component, **fields)
+    except Exception as exc:  # noqa: BLE001 - whatever pydantic refuses, say where
+        raise SchemaFileError([Issue(f"cannot be used as a schema: {_first_line(exc)}",
+                                     file=where)]) from None
+
+
+def _bad_name(key: str) -> str:
+    """Why a key cannot be a config key name ("" when it can)."""
+    if not key.isidentifier():
+        return "a key name must be letters, digits and _ (not starting with a digit)"
+    if key.startswith("_"):
+        return "names starting with _ are reserved (only _description, inside a [section])"
+    if key.startswith("model_") or hasattr(builtin.Section, key):
+        return f"the name {key} is reserved by the config validator; rename the key"
+    return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _is_spec(value: Any) -> bool:
@@ -154,15 +178,24 @@ def _section(component: str, key: str, body: dict[str, Any], text: str, where: s
              issues: list[Issue]) -> Any:
     fields: dict[str, Any] = {}
     for sub, spec in body.items():
-        if sub.startswith("_"):
+        if sub == "_description":
+            continue
+        bad_name = _bad_name(sub)
+        if bad_name:
+            issues.append(_issue(text, where, [key, sub], bad_name))
             continue
         if not _is_spec(spec):
             issues.append(_issue(text, where, [key, sub], "expected a key spec like "
                                  "{ type = \"float\", min = 0.0, default = 1.0, description = \"...\" }"))
             continue
         fields[sub] = _field(spec, [key, sub], text, where, issues)
-    model = create_model(f"{_camel(component)}{_camel(key)}Section", __base__=builtin.Section,
-                         **fields)
+    try:
+        model = create_model(f"{_camel(component)}{_camel(key)}Section",
+                             __base__=builtin.Section, **fields)
+    except Exception as exc:  # noqa: BLE001 - whatever pydantic refuses, say where
+        issues.append(_issue(text, where, [key], f"cannot be used as a section: "
+                             f"{_first_line(exc)}"))
+        return (Any, Field(None))
     required = any(info.is_required() for info in model.model_fields.values())
     description = str(body.get("_description", ""))
     if required:
@@ -176,6 +209,22 @@ def _field(spec: dict[str, Any], parts: list[str], text: str, where: str,
     if unknown:
         issues.append(_issue(text, where, parts, f"unknown spec key(s) {', '.join(unknown)}; "
                              f"allowed: {', '.join(sorted(_SPEC_KEYS))}"))
+    for name in _NUMBER_KEYS:
+        if name in spec and (isinstance(spec[name], bool)
+                             or not isinstance(spec[name], int | float)):
+            issues.append(_issue(text, where, parts, f"{name} = {spec[name]!r}: must be a "
+                                 "number, e.g. min = 0"))
+            return (Any, Field(spec.get("default")))
+    for name in _COUNT_KEYS:
+        if name in spec and (isinstance(spec[name], bool) or not isinstance(spec[name], int)
+                             or spec[name] < 0):
+            issues.append(_issue(text, where, parts, f"{name} = {spec[name]!r}: must be a "
+                                 "whole number >= 0"))
+            return (Any, Field(spec.get("default")))
+    if "choices" in spec and (not isinstance(spec["choices"], list) or not spec["choices"]):
+        issues.append(_issue(text, where, parts, "choices must be a non-empty list, e.g. "
+                             "choices = [\"a\", \"b\"]"))
+        return (Any, Field(spec.get("default")))
     kind = spec["type"]
     if kind not in (*_TYPES, "list"):
         issues.append(_issue(text, where, parts, f"type = {kind!r}: use str, int, float, bool "
@@ -203,12 +252,16 @@ def _field(spec: dict[str, Any], parts: list[str], text: str, where: str,
         max_length=spec.get("max_items"), json_schema_extra=extra or None)
     default = spec.get("default", ...)
     info = Field(default, **{k: v for k, v in kwargs.items() if v is not None})
-    if default is not ...:
-        try:
-            TypeAdapter(Annotated[annotation, info]).validate_python(default)
-        except ValidationError as exc:
-            issues.append(_issue(text, where, parts,
-                                 f"default = {default!r} {rule_text(exc.errors()[0])}"))
+    try:
+        checker = TypeAdapter(Annotated[annotation, info])
+        if default is not ...:
+            checker.validate_python(default)
+    except ValidationError as exc:
+        issues.append(_issue(text, where, parts,
+                             f"default = {default!r} {rule_text(exc.errors()[0])}"))
+    except Exception as exc:  # noqa: BLE001 - a spec pydantic cannot build a check from
+        issues.append(_issue(text, where, parts, f"not a usable key spec: {_first_line(exc)}"))
+        return (Any, Field(None))
     return (annotation, info)
 
 

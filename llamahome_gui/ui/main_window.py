@@ -1,16 +1,20 @@
 """MainWindow: navigation bar, page stack, menus, status bar and window-level behaviour.
 
-It knows no page's insides: pages are plugged in by ``llamahome_gui.app``; config editing
-actions (Save, Undo, Redo) act on the shared ``ConfigState``. Settings remembered between
-sessions: geometry, window state, last page and appearance.
+It knows no page's insides: pages are plugged in by ``llamahome_gui.ui.page_host``. The
+window is built and painted before the config layer is imported (``attach(ctx)`` comes
+later), so this module imports neither the config nor the pages; the config editing
+actions (Save, Undo, Redo) act on the shared ``ConfigState`` once attached. Settings
+remembered between sessions: geometry, window state, last page and appearance.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from PyQt6.QtCore import QByteArray, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon, QKeySequence, QShowEvent
+from PyQt6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QPaintEvent, QShowEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -26,9 +30,12 @@ from PyQt6.QtWidgets import (
 )
 
 from llamahome_gui import APP_NAME
-from llamahome_gui.ui.context import AppContext
-from llamahome_gui.ui.state import ConfigStateError
 from llamahome_gui.ui.theme import APP_ICON, MODES, ThemeManager, app_icon
+
+if TYPE_CHECKING:
+    from llamahome_gui.ui.context import AppContext
+
+log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
@@ -37,11 +44,13 @@ class MainWindow(QMainWindow):
     page_changed = pyqtSignal(str)  # page key
     close_accepted = pyqtSignal()   # the window is closing: pages stop their workers here
     first_shown = pyqtSignal()      # the window was shown for the first time
+    first_painted = pyqtSignal()    # ... and its first frame is on screen (queued after it)
 
-    def __init__(self, ctx: AppContext, theme: ThemeManager) -> None:
+    def __init__(self, theme: ThemeManager, settings: QSettings) -> None:
         super().__init__()
-        self.ctx = ctx
+        self.ctx: AppContext | None = None
         self.theme = theme
+        self.settings = settings
         self.persist_settings = True
         self._keys: list[str] = []
         self._titles: dict[str, str] = {}
@@ -50,6 +59,7 @@ class MainWindow(QMainWindow):
         self._tray: QSystemTrayIcon | None = None
         self._close_guards: list[Callable[[], bool]] = []
         self._shown_once = False
+        self._painted_once = False
         self.setWindowIcon(app_icon())
         self.setMinimumSize(960, 640)
 
@@ -83,11 +93,29 @@ class MainWindow(QMainWindow):
         self._unsaved_label.setObjectName("status.unsaved")
         self.statusBar().addPermanentWidget(self._unsaved_label)
         self._build_menus()
-        ctx.state.any_dirty_changed.connect(self._on_state_any_dirty_changed)
-        ctx.state.errors_changed.connect(self._on_state_changed)
-        ctx.state.value_changed.connect(self._on_state_changed)
-        ctx.state.reloaded.connect(self._on_state_changed)
         theme.changed.connect(self._on_theme_changed)
+        self._refresh_save_state()
+
+    def attach(self, ctx: AppContext) -> None:
+        """Bind the config actions (Save, Revert, Undo, Redo) to the loaded config state."""
+        self.ctx = ctx
+        state = ctx.state
+        state.any_dirty_changed.connect(self._on_state_any_dirty_changed)
+        state.errors_changed.connect(self._on_state_changed)
+        state.value_changed.connect(self._on_state_changed)
+        state.reloaded.connect(self._on_state_changed)
+        keys = QKeySequence.StandardKey
+        undo = state.undo_stack.createUndoAction(self, "&Undo")
+        undo.setObjectName("edit.undo")
+        undo.setShortcuts([QKeySequence(keys.Undo)])
+        redo = state.undo_stack.createRedoAction(self, "&Redo")
+        redo.setObjectName("edit.redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit = self._menus["Edit"]
+        first = edit.actions()[0] if edit.actions() else None
+        edit.insertActions(first, [undo, redo])
+        for action in (undo, redo):
+            self._actions[action.objectName()] = action
         self._refresh_save_state()
 
     # -- pages ----------------------------------------------------------------------------
@@ -170,7 +198,7 @@ class MainWindow(QMainWindow):
 
     # -- settings -------------------------------------------------------------------------
     def restore_settings(self) -> None:
-        settings = self.ctx.settings
+        settings = self.settings
         geometry = settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
             state = settings.value("window/state")
@@ -190,7 +218,7 @@ class MainWindow(QMainWindow):
             self.navigate(last)
 
     def save_settings(self) -> None:
-        settings = self.ctx.settings
+        settings = self.settings
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())
         settings.setValue("window/page", self.current_page())
@@ -228,17 +256,7 @@ class MainWindow(QMainWindow):
         self._menus["File"].addSeparator()
         self._add_action("File", "app.quit", "&Quit", self.close, QKeySequence(keys.Quit))
 
-        stack = self.ctx.state.undo_stack
-        undo = stack.createUndoAction(self, "&Undo")
-        undo.setObjectName("edit.undo")
-        undo.setShortcuts([QKeySequence(keys.Undo)])
-        redo = stack.createRedoAction(self, "&Redo")
-        redo.setObjectName("edit.redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        for action in (undo, redo):
-            self._menus["Edit"].addAction(action)
-            self._actions[action.objectName()] = action
-        self._menus["Edit"].addSeparator()
+        self._menus["Edit"].addSeparator()  # Undo / Redo go above it once the config is read
 
         self._page_menu = self._menus["View"].addMenu("&Go to Page")
         appearance = self._menus["View"].addMenu("&Appearance")
@@ -263,6 +281,11 @@ class MainWindow(QMainWindow):
     # -- save / close ---------------------------------------------------------------------
     def save_all(self) -> bool:
         """Save every changed component; ask before overwriting an edit made on disk."""
+        from llamahome_gui.config.errors import ConfigConflictError
+        from llamahome_gui.ui.state import ConfigStateError
+
+        if self.ctx is None:
+            return True
         state = self.ctx.state
         if not state.is_dirty():
             self.ctx.show_status("Nothing to save", 3000)
@@ -273,12 +296,13 @@ class MainWindow(QMainWindow):
         try:
             result = state.save()
         except ConfigStateError as exc:
-            if "changed on disk" not in str(exc):
-                QMessageBox.warning(self, "Not saved", str(exc))
-                return False
+            QMessageBox.warning(self, "Not saved", str(exc))
+            return False
+        except ConfigConflictError as exc:
             answer = QMessageBox.question(
                 self, "Overwrite changes made on disk?",
-                f"Some settings you edited were also {exc}.\n\nSave yours over them?",
+                "Some settings you edited were also changed on disk since they were loaded: "
+                f"{', '.join(exc.keys)}.\n\nSave yours over them?",
                 QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
                 QMessageBox.StandardButton.Cancel)
             if answer != QMessageBox.StandardButton.Save:
@@ -289,6 +313,7 @@ class MainWindow(QMainWindow):
             return False
         keys = [k for changed in result.values() for k in changed]
         files = ", ".join(state.path(c).name for c, changed in result.items() if changed)
+        log.info("saved %s", ", ".join(keys) or "nothing (the files already held these values)")
         self.ctx.show_status(f"Saved {len(keys)} setting{'s' * (len(keys) != 1)}"
                              + (f" to {files}" if files else ""), 5000)
         return True
@@ -299,8 +324,14 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             self.first_shown.emit()
 
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        super().paintEvent(event)
+        if not self._painted_once:
+            self._painted_once = True
+            QTimer.singleShot(0, self.first_painted.emit)  # after this frame is drawn
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        if self.ctx.state.is_dirty():
+        if self.ctx is not None and self.ctx.state.is_dirty():
             count = len(self.ctx.state.dirty_keys())
             box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
                               f"You have {count} unsaved config change{'s' * (count != 1)}.",
@@ -338,6 +369,11 @@ class MainWindow(QMainWindow):
         self._refresh_save_state()
 
     def _refresh_save_state(self) -> None:
+        if self.ctx is None:  # the config is still being read
+            self._actions["config.save"].setEnabled(False)
+            self._actions["config.revert"].setEnabled(False)
+            self._update_title()
+            return
         state = self.ctx.state
         dirty = state.dirty_keys()
         valid = state.is_valid()
@@ -358,6 +394,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{page} \u2014 {APP_NAME}[*]" if page else f"{APP_NAME}[*]")
 
     def _on_revert_triggered(self) -> None:
+        if self.ctx is None:
+            return
         self.ctx.state.revert()
         self.ctx.show_status("Unsaved changes reverted (Ctrl+Z brings them back)", 5000)
 
@@ -373,12 +411,10 @@ class MainWindow(QMainWindow):
     def _on_about_triggered(self) -> None:
         from llamahome_gui.ui.dialogs.about_dialog import AboutDialog
 
-        AboutDialog(self.ctx, self).exec()
+        if self.ctx is not None:  # (the config folder it names is known once read)
+            AboutDialog(self.ctx, self).exec()
 
     def _on_shortcuts_triggered(self) -> None:
         from llamahome_gui.ui.dialogs.about_dialog import ShortcutsDialog
 
         ShortcutsDialog(list(self._actions.values()), self).exec()
-
-    def window_icon(self) -> QIcon:
-        return self.windowIcon()

@@ -22,16 +22,9 @@ from pydantic import BaseModel, ValidationError
 from PyQt6.QtCore import QFileSystemWatcher, QObject, pyqtSignal
 from PyQt6.QtGui import QUndoCommand, QUndoStack
 
-from llamahome_gui.ui.state_support import (
-    FieldSpec,
-    env_sources,
-    flat_values,
-    leaf_fields,
-    nest,
-    preview_diff,
-    read_raw_values,
-    rule_message,
-)
+from llamahome_gui.config.errors import ConfigConflictError, rule_text
+from llamahome_gui.config.introspect import FieldSpec, flat_values, leaf_fields, nest
+from llamahome_gui.config.manager import ConfigManager
 
 HIDDEN_KEYS = frozenset({"schema_version"})
 _MISSING = object()
@@ -46,7 +39,8 @@ def _disk_text(path: Path) -> str | None:
 
 
 class ConfigStateError(Exception):
-    """Save refused: invalid values, or a conflict with an edit made on disk."""
+    """Save or edit refused: invalid values, or a field the environment sets.
+    (A conflict with an edit made on disk is ``ConfigConflictError``.)"""
 
 
 class _ComponentState:
@@ -101,7 +95,7 @@ class ConfigState(QObject):
     reloaded_from_disk = pyqtSignal(str)           # component re-read after someone else's edit
     any_dirty_changed = pyqtSignal(bool)
 
-    def __init__(self, config: Any, parent: QObject | None = None, *, watch: bool = True) -> None:
+    def __init__(self, config: ConfigManager, parent: QObject | None = None, *, watch: bool = True) -> None:
         super().__init__(parent)
         self.config = config
         self.undo_stack = QUndoStack(self)
@@ -199,7 +193,7 @@ class ConfigState(QObject):
             changes = {k.split(".", 1)[1]: self.value(k) for k in self.dirty_keys(name)}
             if changes:
                 try:
-                    parts.append(preview_diff(self.config, name, changes))
+                    parts.append(self.config.preview_diff(name, changes))
                 except Exception as exc:  # invalid values: say so instead of a diff
                     parts.append(f"# {self.path(name).name}: not saved while invalid: {exc}\n")
         return "".join(parts)
@@ -240,8 +234,9 @@ class ConfigState(QObject):
     def save(self, component: str | None = None, *, force: bool = False) -> dict[str, list[str]]:
         """Write the changed keys of dirty components; ``{component: changed key paths}``.
 
-        Raises ``ConfigStateError`` when anything is invalid (nothing is written) or, unless
-        ``force``, when a changed key was also changed on disk since it was loaded.
+        Raises ``ConfigStateError`` when anything is invalid (nothing is written) and, unless
+        ``force``, ``ConfigConflictError`` when a changed key was also changed on disk since
+        it was loaded.
         """
         names = [n for n in ([component] if component else self.components()) if self.is_dirty(n)]
         bad = [n for n in names if not self.is_valid(n)]
@@ -251,7 +246,7 @@ class ConfigState(QObject):
         if not force:
             conflicts = [k for n in names for k in self._conflicts(n)]
             if conflicts:
-                raise ConfigStateError("changed on disk since loaded: " + ", ".join(conflicts))
+                raise ConfigConflictError(conflicts)
         result: dict[str, list[str]] = {}
         for name in names:
             comp = self._comp(name)
@@ -308,11 +303,14 @@ class ConfigState(QObject):
             saved = flat_values(self.config.load(name, env={}), comp.fields)
         except Exception as exc:  # an invalid file: show its raw values, flag them inline
             try:
-                saved = {**comp.defaults, **read_raw_values(self.config, name, comp.fields)}
+                raw = self.config.read_document(name).unwrap()
+                saved = {**comp.defaults, **flat_values(raw, comp.fields)}
             except Exception:  # not even TOML: the form shows defaults and the parser's error
                 saved = dict(comp.defaults)
                 comp.load_error = str(exc)
-        comp.env = env_sources(self.config, name, comp.fields, dict(os.environ))
+        comp.env = {k.partition(".")[2]: var for k, var in
+                    self.config.env_sources(name, env=os.environ).items()
+                    if k.partition(".")[2] in comp.fields}
         if comp.env:
             try:
                 saved.update({k: v for k, v in flat_values(self.config.load(name),
@@ -344,7 +342,7 @@ class ConfigState(QObject):
                     if ".".join(loc[:i]) in comp.defaults:
                         key = ".".join(loc[:i])
                         break
-                msg = rule_message(err)
+                msg = rule_text(dict(err))
                 comp.errors.setdefault(key, msg)
         if comp.errors != before:
             self.errors_changed.emit(comp.name)

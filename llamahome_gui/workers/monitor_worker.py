@@ -2,9 +2,7 @@
 
 API for pages (Train, Monitor, the status-bar strip)::
 
-    from llamahome_gui.workers.monitor_worker import shared_monitor
-
-    mon = shared_monitor(ctx)          # one MonitorService per AppContext, already sampling
+    mon = ctx.monitor                  # one MonitorService per AppContext, already sampling
     mon.sampled.connect(slot)          # slot(sample: core.monitor.Sample), GUI thread
     mon.alert_raised.connect(slot)     # slot(alert: core.monitor.Alert), a limit was passed
     mon.alert_cleared.connect(slot)    # slot(alert), the reading is back under the limit
@@ -28,6 +26,7 @@ applies new thresholds and interval at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +36,6 @@ from llamahome_gui.core.monitor.alerts import Alert, Thresholds
 from llamahome_gui.core.monitor.history import SeriesHistory
 from llamahome_gui.core.monitor.loop import MonitorLoop
 from llamahome_gui.core.monitor.sample import Sample
-
-_CTX_ATTR = "monitor_service"
 
 
 class MonitorService(QObject):
@@ -115,30 +112,28 @@ class MonitorService(QObject):
             return
         self.loop.alerts.set_limits(Thresholds.from_config(resource, monitoring))
         self.loop.interval = resource.monitor.check_interval
+        self.loop.sampler.devices = frozenset(resource.gpu.cuda_devices)
 
     def _on_state_saved(self, component: str, *_: object) -> None:
         self.reload_config(component)
 
 
-def shared_monitor(ctx: Any) -> MonitorService:
-    """The one MonitorService of ``ctx`` (made, started and stored on first use)."""
-    service = getattr(ctx, _CTX_ATTR, None)
-    if service is None:
-        app = QCoreApplication.instance()
-        try:
-            service = MonitorService.from_config(ctx.config, parent=app)
-        except Exception as exc:  # noqa: BLE001 - a bad setting must not cost the graphs
-            service = MonitorService(MonitorLoop(), ctx.config, parent=app)
-            show = getattr(ctx, "show_status", None)
-            if show is not None:
-                show(f"Resource monitor uses default settings: {exc}", 15000)
-        setattr(ctx, _CTX_ATTR, service)
-        state = getattr(ctx, "state", None)
-        for name in ("saved", "reloaded"):
-            signal = getattr(state, name, None)
-            if signal is not None:
-                signal.connect(service._on_state_saved)
-        if app is not None:
-            app.aboutToQuit.connect(service.stop)
-        service.start()
+def start_monitor(config: Any, state: Any = None,
+                  report: Callable[[str, int], None] | None = None) -> MonitorService:
+    """A started MonitorService over ``config``; saving ``resource`` / ``monitoring`` in
+    ``state`` (a ConfigState) applies the new settings. ``report(text, msecs)`` hears why
+    default settings are used."""
+    app = QCoreApplication.instance()
+    try:
+        service = MonitorService.from_config(config, parent=app)
+    except Exception as exc:  # noqa: BLE001 - a bad setting must not cost the graphs
+        service = MonitorService(MonitorLoop(), config, parent=app)
+        if report is not None:
+            report(f"Resource monitor uses default settings: {exc}", 15000)
+    if state is not None:
+        state.saved.connect(service._on_state_saved)
+        state.reloaded.connect(service._on_state_saved)
+    if app is not None:
+        app.aboutToQuit.connect(service.stop)
+    service.start()
     return service

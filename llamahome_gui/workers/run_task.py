@@ -43,11 +43,13 @@ def task_pool() -> QThreadPool:
         _POOL.setMaxThreadCount(2)
         app = QCoreApplication.instance()
         if app is not None:  # let a running check finish: no half-imported library at exit
-            app.aboutToQuit.connect(_drain_pool)
+            app.aboutToQuit.connect(drain_tasks)
     return _POOL
 
 
-def _drain_pool() -> None:
+def drain_tasks() -> None:
+    """Drop queued checks and wait for running ones: a process must not exit while a pool
+    thread is still importing torch (its half-built finalizers fail at exit)."""
     if _POOL is not None:
         _POOL.clear()
         _POOL.waitForDone(30_000)

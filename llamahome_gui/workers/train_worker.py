@@ -21,10 +21,11 @@ from pathlib import Path
 
 from PyQt6.QtCore import QFileSystemWatcher, QObject, QTimer, pyqtSignal
 
-from llamahome_gui.workers.run_events import (
-    LOG_FILE,
+from llamahome_gui.core.runs.events import (
+    EVENTS_FILE,
     Checkpointed,
     Evaluated,
+    Event,
     EventTail,
     LineTail,
     RunFailed,
@@ -34,9 +35,11 @@ from llamahome_gui.workers.run_events import (
     StatusReported,
     StepLogged,
     last_start_index,
-    parse_event,
 )
+from llamahome_gui.core.runs.liveness import is_alive
+from llamahome_gui.core.runs.lock import RunBusyError, check_free
 
+LOG_FILE = "trainer.log"  # the trainer process's own output, written by this worker
 TRAINER_COMMAND = (sys.executable, "-m", "llamahome_gui", "train")
 POLL_MS = 250
 GRACE_S = 30.0
@@ -54,23 +57,6 @@ class TrainState(enum.StrEnum):
 
 
 ACTIVE_STATES = {TrainState.STARTING, TrainState.RUNNING, TrainState.STOPPING, TrainState.FORCING}
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True while ``pid`` is a live (not zombie) process."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
 
 
 def describe_exit(code: int | None) -> str:
@@ -94,7 +80,7 @@ class TrainWorker(QObject):
     evaluated = pyqtSignal(object)      # Evaluated
     checkpointed = pyqtSignal(object)   # Checkpointed
     stopped = pyqtSignal(object)        # RunStopped
-    failed = pyqtSignal(object)         # RunFailed (reason, hint)
+    failed = pyqtSignal(object)         # RunFailed (message, hint)
     finished = pyqtSignal(object)       # RunFinished
     status_reported = pyqtSignal(str)   # what the trainer is doing before its first step
     log_received = pyqtSignal(str)      # one line of the trainer's own output
@@ -107,6 +93,7 @@ class TrainWorker(QObject):
         self.grace_s = grace_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._pid: int | None = None
+        self._pid_created: float | None = None
         self._run_dir: Path | None = None
         self._events: EventTail | None = None
         self._log: LineTail | None = None
@@ -168,6 +155,11 @@ class TrainWorker(QObject):
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         self._reset(run_dir, from_end=resume is not None)
+        try:
+            check_free(run_dir)  # another trainer owns it: refuse without starting one
+        except RunBusyError as exc:
+            self._fail(RunFailed(message=str(exc), hint=exc.hint))
+            return
         cmd = self.command_for(run_dir, config_dir=config_dir, overrides=overrides, resume=resume,
                                extra_args=extra_args)
         self._log_fh = open(run_dir / LOG_FILE, "ab")  # noqa: SIM115 - closed when the run ends
@@ -179,8 +171,9 @@ class TrainWorker(QObject):
                 env=env, start_new_session=True, cwd=str(Path.cwd()))
         except OSError as exc:
             self._close_log()
-            self._fail(RunFailed(f"could not start the trainer: {exc}",
-                                 "check that Python and the llamahome_gui package are installed"))
+            self._fail(RunFailed(message=f"could not start the trainer: {exc}",
+                                 hint="check that Python and the llamahome_gui package are "
+                                 "installed"))
             return
         self._pid = self._proc.pid
         self._begin_watching()
@@ -194,8 +187,7 @@ class TrainWorker(QObject):
         self._pid = pid
         self._set_state(TrainState.RUNNING)
         assert self._events is not None
-        backlog = [e for e in (parse_event(d, self._run_dir) for d in self._events.read())
-                   if e is not None]
+        backlog = self._events.read()
         self._begin_watching()
         for event in backlog[last_start_index(backlog):]:
             if self.is_active():
@@ -236,10 +228,11 @@ class TrainWorker(QObject):
         self._recent_log.clear()
         self._proc = None
         self._pid = None
+        self._pid_created = None
 
     def _begin_watching(self) -> None:
         assert self._run_dir is not None
-        paths = [str(self._run_dir)] + [str(p) for p in (self._run_dir / "events.jsonl",)
+        paths = [str(self._run_dir)] + [str(p) for p in (self._run_dir / EVENTS_FILE,)
                                          if p.exists()]
         self._watcher.addPaths(paths)
         self._poll.start()
@@ -264,7 +257,7 @@ class TrainWorker(QObject):
             self.state_changed.emit(state.value)
 
     def _on_watcher_changed(self, _path: str) -> None:
-        events = self._run_dir / "events.jsonl" if self._run_dir else None
+        events = self._run_dir / EVENTS_FILE if self._run_dir else None
         if events is not None and events.exists() and str(events) not in self._watcher.files():
             self._watcher.addPath(str(events))
         self._drain()
@@ -275,7 +268,7 @@ class TrainWorker(QObject):
             code = self._proc.poll()
             if code is not None:
                 self._on_process_ended(code)
-        elif not pid_alive(self._pid):
+        elif not is_alive(self._pid, self._pid_created):
             self._on_process_ended(None)
 
     def _on_grace_timeout(self) -> None:
@@ -286,9 +279,8 @@ class TrainWorker(QObject):
         self._drain_log()
         if self._events is None or self._run_dir is None:
             return
-        for data in self._events.read():
-            event = parse_event(data, self._run_dir)
-            if event is not None and self.is_active():
+        for event in self._events.read():
+            if self.is_active():
                 self._dispatch(event)
 
     def _drain_log(self) -> None:
@@ -297,12 +289,14 @@ class TrainWorker(QObject):
                 self._recent_log.append(line)
                 self.log_received.emit(line)
 
-    def _dispatch(self, event: object) -> None:
+    def _dispatch(self, event: Event) -> None:
         if isinstance(event, StatusReported):
             self.status_reported.emit(event.message)
         elif isinstance(event, RunStarted):
-            if event.pid and self._pid is None:
-                self._pid = event.pid
+            if event.pid and self._proc is None and event.pid != self._pid:
+                self._pid = event.pid  # attached: follow the trainer that wrote this
+            if event.pid == self._pid:
+                self._pid_created = event.pid_created
             if self._state == TrainState.STARTING:
                 self._set_state(TrainState.RUNNING)
             self.started.emit(event)
@@ -343,7 +337,8 @@ class TrainWorker(QObject):
                 # killed, or interrupted before the trainer could save (e.g. while loading)
                 forced = self._state == TrainState.FORCING
                 self._end(TrainState.STOPPED)
-                self.stopped.emit(RunStopped(self._last_step, self._last_checkpoint, forced=forced))
+                self.stopped.emit(RunStopped(step=self._last_step, checkpoint=self._last_checkpoint,
+                                             forced=forced))
             else:
                 self._fail(self._failure_from_exit(code))
         self._finish_process()
@@ -355,8 +350,8 @@ class TrainWorker(QObject):
         errors = [ln[6:].strip() for ln in self._recent_log if ln.startswith("error:")]
         hints = [ln[5:].strip() for ln in self._recent_log if ln.startswith("hint:")]
         if errors and code is not None and code > 0:
-            return RunFailed(errors[-1], hints[-1] if hints else "", exit_code=code)
-        return RunFailed(describe_exit(code), _exit_hint(code), exit_code=code)
+            return RunFailed(message=errors[-1], hint=hints[-1] if hints else "", exit_code=code)
+        return RunFailed(message=describe_exit(code), hint=_exit_hint(code), exit_code=code)
 
     def _finish_process(self) -> None:
         self._stop_watching()

@@ -49,14 +49,17 @@ def test_set_changes_one_line_and_same_value_leaves_bytes(c: Path, tmp_path: Pat
     assert (c / "training_config.toml.bak").read_bytes() == before
 
 
-def test_set_out_of_range_exits_2_names_key_and_bound(c: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("value", "rule"), [
+    ("1.5", "must be <= 1.0"), ("nan", "is not a number (nan); give a number")])
+def test_set_out_of_range_exits_2_names_key_and_bound(c: Path, tmp_path: Path, value: str,
+                                                      rule: str) -> None:
     path = c / "resource_config.toml"
     before = path.read_bytes()
-    result = run("set", "resource.gpu.memory_fraction", "1.5", "--config-dir", str(c),
+    result = run("set", "resource.gpu.memory_fraction", value, "--config-dir", str(c),
                  cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == ("c/resource_config.toml:9: resource.gpu.memory_fraction = "
-                                     "1.5: must be <= 1.0")
+                                     f"{value}: {rule}")
     assert path.read_bytes() == before
 
 

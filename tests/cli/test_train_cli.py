@@ -13,6 +13,13 @@ import pytest
 
 from llamahome_gui.cli import main
 from llamahome_gui.core.runs import read_events, read_run_config
+from llamahome_gui.core.runs.events import (
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    parse_record,
+)
 from tests.core.test_train import FACTS, steps, write_alpaca
 
 
@@ -35,27 +42,27 @@ def test_sigint_checkpoints_and_resume_continues_from_that_step(tiny_model_dir, 
                      "--run-dir", str(run_dir), "--events", "-")
     proc = cli(*args)
     for line in proc.stdout:  # the JSON events, as the trainer writes them
-        event = json.loads(line)
-        if event["event"] == "step" and event["step"] >= 2:
+        event = parse_record(json.loads(line))
+        if event.kind == "step" and event.step >= 2:
             break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "stopped at step" in err and f"--resume {run_dir}" in err
     stopped = read_events(run_dir)[-1]
-    assert stopped["event"] == "stopped" and stopped["step"] >= 2
-    assert Path(stopped["checkpoint"]).name == f"step-{stopped['step']:06d}"
+    assert isinstance(stopped, RunStopped) and stopped.step >= 2
+    assert Path(stopped.checkpoint).name == f"step-{stopped.step:06d}"
     # resume; --set raises max_steps so the rest of the run is short
     resumed = cli("--resume", str(run_dir), "--set",
-                  f"training.training.max_steps={stopped['step'] + 3}")
+                  f"training.training.max_steps={stopped.step + 3}")
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     events = read_events(run_dir)
-    start = [e for e in events if e["event"] == "start"][-1]
-    assert start["resumed_from"] == stopped["step"]
-    after = [e["step"] for e in steps(run_dir) if e["time"] > start["time"]]
-    assert after == [stopped["step"] + 1, stopped["step"] + 2, stopped["step"] + 3]
-    assert events[-1]["event"] == "done"
+    start = [e for e in events if isinstance(e, RunStarted)][-1]
+    assert start.start_step == stopped.step
+    after = [e.step for e in steps(run_dir) if e.time > start.time]
+    assert after == [stopped.step + 1, stopped.step + 2, stopped.step + 3]
+    assert isinstance(events[-1], RunFinished)
 
 
 def test_bad_record_line_fails_with_the_line(tiny_model_dir, tmp_path, capsys):
@@ -66,7 +73,7 @@ def test_bad_record_line_fails_with_the_line(tiny_model_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert "data.jsonl:3" in err and "llamahome data check" in err
-    assert read_events(tmp_path / "run")[-1]["event"] == "error"
+    assert isinstance(read_events(tmp_path / "run")[-1], RunFailed)
 
 
 @pytest.mark.parametrize("override,message", [
@@ -100,7 +107,7 @@ def test_set_changes_the_run_not_the_files(tiny_model_dir, tmp_path, config_dir,
     assert code == 0, out
     assert (config_dir / "training_config.toml").read_text() == before
     [run_dir] = list((tmp_path / "runs").iterdir())
-    assert run_dir.name.endswith("-SmolLM2-135M-Instruct-d")
+    assert run_dir.name.endswith("-tiny-llama-d")  # the model folder's name, as in the window
     snapshot = read_run_config(run_dir)
     assert snapshot["training"].training.max_steps == 2
     assert snapshot["training"].lora.target_modules == ["q_proj", "v_proj"]
@@ -126,7 +133,7 @@ def test_starter_model_learns_and_plain_peft_loads_the_adapter(starter_model_dir
                           "--run-dir", str(run_dir)))
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
-    losses = [e["loss"] for e in steps(run_dir)]
+    losses = [e.loss for e in steps(run_dir)]
     assert len(losses) == 4 and losses[-1] < losses[0]
     base = AutoModelForCausalLM.from_pretrained(starter_model_dir)
     model = PeftModel.from_pretrained(base, str(run_dir / "adapter"))

@@ -93,14 +93,15 @@ def test_broken_schema_file_is_reported_with_its_line(config_dir: Path) -> None:
     assert [str(i) for i in info.value.issues] == [
         f"{where}:2: x.n: type = 'integer': use str, int, float, bool or list",
         f"{where}:3: x.m: unknown spec key(s) colour; allowed: allow_single, choices, default, "
-        "description, exclusive_max, exclusive_min, format, items, max, max_items, min, "
-        "min_items, path_kind, title, type, unit, widget",
+        "description, exclusive_max, exclusive_min, format, informational, items, max, "
+        "max_items, min, min_items, path_kind, title, type, unit, widget",
         f"{where}:3: x.m: default = 1 must be >= 5",
     ]
     cfg = ConfigManager(config_dir)
     assert "bad" not in cfg.components()      # the app still opens
     errors, _ = cfg.validate_all()
-    assert len(errors) == 3 and str(errors[0]).startswith(f"{where}:2:")
+    assert len(errors) == 4 and str(errors[0]).startswith(f"{where}:2:")
+    assert str(errors[3]) == f"{where}: the bad component is left out until this schema file is fixed"
 
 
 def test_schema_write_regenerates_files(tmp_path: Path) -> None:
@@ -112,3 +113,40 @@ def test_schema_write_regenerates_files(tmp_path: Path) -> None:
     for name in COMPONENTS:
         assert (folder / f"{name}_config.toml").read_text() == \
             (SHIPPED / "schemas" / f"{name}_config.toml").read_text()
+
+
+BROKEN_SCHEMAS = {
+    "min-zero": ('[opts]\nalpha = { type = "int", min = "zero", default = 1 }\n',
+                 ":2: opts.alpha: min = 'zero': must be a number"),
+    "underscore": ('_x = { type = "int", default = 1 }\n',
+                   ":1: _x: names starting with _ are reserved"),
+    "model-config": ('[sec]\nmodel_config = { type = "int", default = 1 }\n',
+                     ":2: sec.model_config: the name model_config is reserved"),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN_SCHEMAS))
+def test_a_broken_user_schema_file_leaves_only_its_component_out(config_dir: Path,
+                                                                  tmp_path: Path,
+                                                                  case: str) -> None:
+    import subprocess
+    import sys
+
+    text, expected = BROKEN_SCHEMAS[case]
+    (config_dir / "schemas" / "mine_config.toml").write_text(text)
+    cfg = ConfigManager(config_dir)
+    assert "mine" not in cfg.components() and cfg.load("training").lora.r == 16
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "llamahome_gui", *args, "--config-dir",
+                               str(config_dir)], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+
+    checked = cli("config", "validate")
+    assert checked.returncode == 2
+    assert f"schemas/mine_config.toml{expected}" in checked.stderr
+    assert "Traceback" not in checked.stderr
+    shown = cli("config", "show", "training.lora.r")
+    assert shown.returncode == 0 and shown.stdout == "training.lora.r = 16\n"
+    data = cli("data", "check")  # a command that loads model, training and inference
+    assert data.returncode == 0, data.stderr

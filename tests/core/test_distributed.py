@@ -39,12 +39,12 @@ def test_two_processes_train_one_run(tiny_model_dir, tmp_path):
     [info] = list_runs(runs)  # rank 1 did not make a folder of its own
     assert info.status == "done" and info.steps == 3
     events = read_events(info.path)
-    start = next(e for e in events if e["event"] == "start")
-    assert start["config"]["world_size"] == 2
+    start = next(e for e in events if e.kind == "start")
+    assert start.config["world_size"] == 2
     # one writer: every event exactly once
-    assert [e["step"] for e in steps(info.path)] == [1, 2, 3]
-    assert [e["event"] for e in events].count("done") == 1
-    assert [e["step"] for e in events if e["event"] == "checkpoint"] == [2]
-    assert len([e for e in events if e["event"] == "eval"]) == 1
+    assert [e.step for e in steps(info.path)] == [1, 2, 3]
+    assert [e.kind for e in events].count("done") == 1
+    assert [e.step for e in events if e.kind == "checkpoint"] == [2]
+    assert len([e for e in events if e.kind == "eval"]) == 1
     assert (info.path / "adapter" / "adapter_model.safetensors").is_file()
     assert proc.stdout.count("run folder:") == 1

@@ -92,7 +92,7 @@ def test_history_wraps_in_order_and_filters_by_time() -> None:
 # ------------------------------------------------------------------------------ alerts
 
 def _sample(t: float, cpu: float = 10.0, ram_frac: float = 0.1, gpu_temp: float | None = None,
-            gpu_mem_frac: float | None = None) -> Sample:
+            gpu_mem_frac: float | None = None, app_cpu: float = 0.0) -> Sample:
     gpus = []
     if gpu_temp is not None or gpu_mem_frac is not None:
         gpus = [GpuSample(index=0, temperature_c=gpu_temp, memory_total_bytes=80 * GIB,
@@ -100,13 +100,14 @@ def _sample(t: float, cpu: float = 10.0, ram_frac: float = 0.1, gpu_temp: float 
                           else int(gpu_mem_frac * 80 * GIB))]
     return Sample(time=t, cpu_percent=cpu, cpu_per_core=[cpu], ram_used_bytes=int(ram_frac * 16 * GIB),
                   ram_total_bytes=16 * GIB, swap_used_bytes=0, swap_total_bytes=0,
-                  app_rss_bytes=1, gpus=gpus)
+                  app_rss_bytes=1, gpus=gpus, app_cpu_percent=app_cpu)
 
 
 def test_memory_alert_once_per_crossing() -> None:
     tracker = AlertTracker(Thresholds(memory=0.9))
-    events = [tracker.check(_sample(i, ram_frac=f))
-              for i, f in enumerate([0.5, 0.95, 0.97, 0.99, 0.89, 0.5, 0.96, 0.97])]
+    times = [0, 1, 2, 3, 4, 5, 400, 401]
+    events = [tracker.check(_sample(t, ram_frac=f))
+              for t, f in zip(times, [0.5, 0.95, 0.97, 0.99, 0.89, 0.5, 0.96, 0.97], strict=True)]
     flat = [(i, a.key, a.active) for i, alerts in enumerate(events) for a in alerts]
     # at the limit-ish 0.89 it is not yet "back" (hysteresis), at 0.5 it is
     assert flat == [(1, "ram", True), (5, "ram", False), (6, "ram", True)]
@@ -120,6 +121,45 @@ def test_cpu_alert_needs_a_sustained_load() -> None:
     raised = [bool(tracker.check(_sample(i, cpu=c))) for i, c in
               enumerate([95, 95, 10, 95, 95, 95, 99, 99])]
     assert raised == [False, False, False, False, False, True, False, False]
+
+
+def test_an_alert_repeats_at_most_once_per_few_minutes() -> None:
+    """A reading swinging around its limit: one alert (and its end) per repeat window."""
+    tracker = AlertTracker(Thresholds(memory=0.9), repeat_after_s=300)
+    swings = [0.95, 0.5] * 30  # a crossing every 2 s for two minutes
+    said = [a for t, f in enumerate(swings) for a in tracker.check(_sample(t, ram_frac=f))]
+    assert [(a.active, a.time) for a in said] == [(True, 0), (False, 1)]
+    assert tracker.check(_sample(200, ram_frac=0.95)) == []
+    assert tracker.active_keys == set()  # unannounced: the status bar does not claim it
+    tracker.check(_sample(201, ram_frac=0.5))
+    assert [a.active for a in tracker.check(_sample(301, ram_frac=0.95))] == [True]
+
+
+def test_cpu_load_of_the_apps_own_trainer_is_not_an_alert() -> None:
+    tracker = AlertTracker(Thresholds(cpu=0.8), cpu_sustain=1)
+    assert tracker.check(_sample(0, cpu=98, app_cpu=90)) == []  # our trainer fills the CPU
+    alerts = tracker.check(_sample(1, cpu=98, app_cpu=5))  # something else does
+    assert [a.key for a in alerts] == ["cpu"]
+    assert alerts[0].message == "CPU used by other programs at 93%, above the 80% limit"
+
+
+def test_sampler_counts_a_busy_watched_process_as_the_apps_own_cpu() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        sampler = ResourceSampler(gpus=False)
+        sampler.watch(child.pid)
+        sampler.sample()  # starts the per-process CPU counters
+        proc = psutil.Process(child.pid)
+        start = sum(proc.cpu_times()[:2])
+        burnt = threading.Event()
+        while not burnt.wait(0.05):  # poll until the child has used 0.5 s of CPU
+            if sum(proc.cpu_times()[:2]) - start >= 0.5:
+                burnt.set()
+        sample = sampler.sample()
+    finally:
+        child.kill()
+        child.wait(30)
+    assert 1.0 <= sample.app_cpu_percent <= 100.0
 
 
 def test_gpu_alerts_and_disabled_alerts() -> None:

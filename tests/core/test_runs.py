@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from llamahome_gui.config.schema import COMPONENTS
 from llamahome_gui.core.runs import (
@@ -22,18 +25,34 @@ from llamahome_gui.core.runs import (
     run_info,
     write_run_config,
 )
+from llamahome_gui.core.runs.events import (
+    EVENT_TYPES,
+    EVENTS_FILE,
+    Checkpointed,
+    Evaluated,
+    EventTail,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    StatusReported,
+    StepLogged,
+    encode,
+    parse_record,
+)
+from llamahome_gui.core.runs.liveness import process_created
 
 
-def write_events(run_dir: Path, *events: dict, tail: str = "") -> Path:
+def write_events(run_dir: Path, *events, tail: str = "") -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
-    text = "".join(json.dumps(e) + "\n" for e in events) + tail
-    (run_dir / "events.jsonl").write_text(text, encoding="utf-8")
+    text = "".join(encode(e) + "\n" for e in events) + tail
+    (run_dir / EVENTS_FILE).write_text(text, encoding="utf-8")
     return run_dir
 
 
-def start(pid: int, t: float, **extra) -> dict:
-    return {"event": "start", "time": t, "pid": pid, "total_steps": 10,
-            "config": {"model": "/m/SmolLM2", "dataset": "/d/data.jsonl"}, **extra}
+def start(pid: int, t: float, **extra) -> RunStarted:
+    return RunStarted(time=t, pid=pid, total_steps=10,
+                      config={"model": "/m/SmolLM2", "dataset": "/d/data.jsonl"}, **extra)
 
 
 def dead_pid() -> int:
@@ -68,18 +87,18 @@ def test_run_config_snapshot_round_trips(tmp_path):
 def test_statuses_follow_the_last_word_of_each_run(tmp_path):
     now = time.time()
     write_events(tmp_path / "a-done", start(1, now - 50),
-                 {"event": "step", "time": now - 40, "step": 10, "max_steps": 10, "loss": 0.5},
-                 {"event": "done", "time": now - 30, "step": 10, "adapter": "/x/adapter",
-                  "final_loss": 0.5, "duration_s": 20.0})
+                 StepLogged(time=now - 40, step=10, max_steps=10, loss=0.5),
+                 RunFinished(time=now - 30, step=10, adapter="/x/adapter", final_loss=0.5,
+                             duration_s=20.0))
     write_events(tmp_path / "b-stopped", start(1, now - 40),
-                 {"event": "step", "time": now - 35, "step": 3, "max_steps": 10, "loss": 1.0},
-                 {"event": "stopped", "time": now - 30, "step": 3, "checkpoint": "/c"})
+                 StepLogged(time=now - 35, step=3, max_steps=10, loss=1.0),
+                 RunStopped(time=now - 30, step=3, checkpoint="/c"))
     write_events(tmp_path / "c-error", start(1, now - 30),
-                 {"event": "error", "time": now - 29, "message": "out of memory", "hint": "h"})
+                 RunFailed(time=now - 29, message="out of memory", hint="h"))
     write_events(tmp_path / "d-died", start(dead_pid(), now - 20),
-                 {"event": "step", "time": now - 19, "step": 2, "max_steps": 10, "loss": 1.5})
-    write_events(tmp_path / "e-running", start(os.getpid(), now),
-                 {"event": "step", "time": now - 9, "step": 4, "max_steps": 10, "loss": 1.2},
+                 StepLogged(time=now - 19, step=2, max_steps=10, loss=1.5))
+    write_events(tmp_path / "e-running", start(os.getpid(), now, pid_created=process_created()),
+                 StepLogged(time=now - 9, step=4, max_steps=10, loss=1.2),
                  tail='{"event": "step", "st')  # the trainer is writing this line right now
     runs = {r.name: r for r in list_runs(tmp_path)}
     assert {n: r.status for n, r in runs.items()} == {
@@ -97,16 +116,66 @@ def test_statuses_follow_the_last_word_of_each_run(tmp_path):
 def test_a_resumed_run_reads_running_again(tmp_path):
     now = time.time()
     run = write_events(tmp_path / "r", start(1, now - 20),
-                       {"event": "stopped", "time": now - 15, "step": 3, "checkpoint": "/c"},
-                       start(os.getpid(), now, resumed_from=3))
+                       RunStopped(time=now - 15, step=3, checkpoint="/c"),
+                       start(os.getpid(), now, start_step=3, pid_created=process_created()))
     info = run_info(run)
     assert info.status == "running" and info.steps == 3
 
 
 def test_read_events_skips_torn_and_foreign_lines(tmp_path):
-    write_events(tmp_path, {"event": "start", "pid": 1}, tail='not json\n[1, 2]\n{"event": "st')
-    assert read_events(tmp_path) == [{"event": "start", "pid": 1}]
+    first = start(1, 5.0)
+    write_events(tmp_path, first, tail='not json\n[1, 2]\n{"event": "step", "step": "x"}\n'
+                 '{"event": "st')
+    tail = EventTail(tmp_path)
+    assert tail.read() == [first]
+    assert len(tail.bad_lines) == 3  # the torn last line is not bad: it is not finished yet
     assert read_events(tmp_path / "missing") == []
+
+
+# one example of every event kind, with every field set away from its default
+EXAMPLES = [
+    StatusReported(time=1.5, message="loading /m"),
+    RunStarted(time=2.0, total_steps=40, pid=123, pid_created=1.25, start_step=7,
+               trainable_params=10, total_params=100, steps_per_epoch=5,
+               config={"model": "/m", "notes": ["a"]}),
+    StepLogged(time=3.0, step=8, max_steps=40, loss=1.25, lr=1e-4, epoch=1.6, grad_norm=0.5,
+               tokens_per_s=99.5, elapsed_s=12.0, eta_s=30.0),
+    Evaluated(time=4.0, step=8, eval_loss=1.5, elapsed_s=13.0),
+    Checkpointed(time=5.0, step=8, path="/r/checkpoints/step-000008"),
+    RunStopped(time=6.0, step=8, checkpoint="/r/checkpoints/step-000008", forced=True),
+    RunFailed(time=7.0, message="bad", hint="fix it", step=8, exit_code=3),
+    RunFinished(time=8.0, adapter="/r/adapter", step=40, final_loss=0.5, duration_s=60.0,
+                reason="max_steps"),
+]
+
+
+def test_every_event_kind_round_trips_through_a_json_line():
+    assert {type(e) for e in EXAMPLES} == set(EVENT_TYPES.values())  # none left out
+    for event in EXAMPLES:
+        for f in dataclasses.fields(event):  # the example really sets every field
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING \
+                else f.default
+            assert getattr(event, f.name) != default, (type(event).__name__, f.name)
+        line = encode(event)
+        record = json.loads(line)
+        assert record["event"] == event.kind
+        assert parse_record(record) == event
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.time = 0.0
+
+
+def test_nan_is_written_as_null_and_read_back_as_a_gap():
+    record = json.loads(encode(StepLogged(step=1, loss=float("nan"))))
+    assert record["loss"] is None
+    assert parse_record(record).loss is None
+
+
+def test_old_run_folders_read_through_the_compatibility_step(tmp_path):
+    """A trainer before the dataclasses wrote resumed_from; it reads as start_step."""
+    old = {"event": "start", "time": 1.0, "pid": 1, "total_steps": 9, "resumed_from": 4}
+    (tmp_path / EVENTS_FILE).write_text(json.dumps(old) + "\n")
+    [event] = read_events(tmp_path)
+    assert event.start_step == 4 and run_info(tmp_path).steps == 4
 
 
 def test_latest_checkpoint_ignores_unfinished_folders(tmp_path):
@@ -121,9 +190,13 @@ def test_latest_checkpoint_ignores_unfinished_folders(tmp_path):
     assert latest_checkpoint(tmp_path / "nothing") is None
 
 
-def test_is_alive():
-    assert is_alive(os.getpid())
+def test_is_alive_is_safe_against_pid_reuse():
+    me = process_created()
+    assert is_alive(os.getpid()) and is_alive(os.getpid(), me)
     assert not is_alive(dead_pid())
     assert not is_alive(None)
-    # a live process started long after the run began is someone else's
-    assert not is_alive(os.getpid(), started=time.time() - 10**7)
+    # the same number with another start time is another process
+    assert not is_alive(os.getpid(), me - 3600)
+    # an old record only knows when the event was written: a process born long after it
+    # is someone else's
+    assert not is_alive(os.getpid(), started_before=time.time() - 10**7)

@@ -9,6 +9,15 @@ import pytest
 
 from llamahome_gui.config.schema import COMPONENTS
 from llamahome_gui.core.runs import RUN_COMPONENTS, list_runs, read_events
+from llamahome_gui.core.runs.events import (
+    Checkpointed,
+    Evaluated,
+    EventTail,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StepLogged,
+)
 from llamahome_gui.core.train import TrainingError, run_training
 from llamahome_gui.core.train.trainer import StopFlag
 
@@ -51,8 +60,12 @@ def make_configs(model_dir: Path, dataset: Path, **training) -> dict:
     return configs
 
 
-def steps(run_dir: Path) -> list[dict]:
-    return [e for e in read_events(run_dir) if e["event"] == "step"]
+def steps(run_dir: Path) -> list[StepLogged]:
+    return [e for e in read_events(run_dir) if isinstance(e, StepLogged)]
+
+
+def of_kind(run_dir: Path, kind: type) -> list:
+    return [e for e in read_events(run_dir) if isinstance(e, kind)]
 
 
 @pytest.mark.parametrize("writer,fmt,name", [(write_alpaca, "alpaca", "data.json"),
@@ -65,8 +78,8 @@ def test_each_dataset_format_trains_to_an_adapter(tiny_model_dir, tmp_path, writ
     configs = make_configs(tiny_model_dir, writer(tmp_path / name), max_steps=2)
     result = run_training(tmp_path / "run", configs)
     assert result.status == "done" and result.step == 2
-    start = next(e for e in read_events(tmp_path / "run") if e["event"] == "start")
-    assert start["config"]["format"] == fmt
+    [start] = of_kind(tmp_path / "run", RunStarted)
+    assert start.config["format"] == fmt
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     model = PeftModel.from_pretrained(base, str(tmp_path / "run" / "adapter"))
     assert any("lora_A" in n for n, _ in model.named_parameters())
@@ -80,25 +93,27 @@ def test_loss_falls_and_event_stream_metrics_and_tensorboard_agree(tiny_model_di
                            save_steps=5)
     run_dir = tmp_path / "run"
     result = run_training(run_dir, configs)
-    events = read_events(run_dir)
-    kinds = [e["event"] for e in events]
-    assert kinds[-1] == "done" and "start" in kinds and "eval" in kinds and "checkpoint" in kinds
-    start = events[kinds.index("start")]
-    assert start["total_steps"] == 12 and start["trainable_params"] > 0 and start["pid"] > 0
+    tail = EventTail(run_dir)  # the reader the Train page's worker follows the run with
+    events = tail.read()
+    assert events == read_events(run_dir) and tail.bad_lines == []  # every line parses
+    kinds = {type(e) for e in events}
+    assert isinstance(events[-1], RunFinished) and {RunStarted, Evaluated, Checkpointed} <= kinds
+    [start] = of_kind(run_dir, RunStarted)
+    assert start.total_steps == 12 and start.trainable_params > 0 and start.pid > 0
     logged = steps(run_dir)
-    assert [e["step"] for e in logged] == list(range(1, 13))
+    assert [e.step for e in logged] == list(range(1, 13))
     for e in logged:
-        assert set(e) >= {"step", "max_steps", "epoch", "loss", "lr", "grad_norm", "tokens_per_s",
-                          "elapsed_s", "eta_s"}
+        assert None not in (e.max_steps, e.epoch, e.loss, e.lr, e.grad_norm, e.tokens_per_s,
+                            e.elapsed_s, e.eta_s, e.time)
     # the tiny random model can only move its near-uniform start a little, but steadily
-    assert sum(e["loss"] for e in logged[-3:]) / 3 < logged[0]["loss"] - 0.15
-    evals = [e for e in events if e["event"] == "eval"]
-    assert [e["step"] for e in evals] == [4, 8, 12] and evals[-1]["eval_loss"] < evals[0]["eval_loss"]
-    ckpt = next(e for e in events if e["event"] == "checkpoint")
-    assert ckpt["step"] == 5 and Path(ckpt["path"]).is_dir()
+    assert sum(e.loss for e in logged[-3:]) / 3 < logged[0].loss - 0.15
+    evals = of_kind(run_dir, Evaluated)
+    assert [e.step for e in evals] == [4, 8, 12] and evals[-1].eval_loss < evals[0].eval_loss
+    ckpt = of_kind(run_dir, Checkpointed)[0]
+    assert ckpt.step == 5 and Path(ckpt.path).is_dir()
     done = events[-1]
-    assert done["adapter"] == str(run_dir / "adapter") and done["final_loss"] == logged[-1]["loss"]
-    assert result.final_loss == pytest.approx(done["final_loss"])
+    assert done.adapter == str(run_dir / "adapter") and done.final_loss == logged[-1].loss
+    assert result.final_loss == pytest.approx(done.final_loss)
     # metrics.csv mirrors the step and eval events
     rows = (run_dir / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("time,step,epoch,loss") and len(rows) == 1 + 12 + 3
@@ -106,13 +121,13 @@ def test_loss_falls_and_event_stream_metrics_and_tensorboard_agree(tiny_model_di
     acc = EventAccumulator(str(run_dir / "tensorboard"))
     acc.Reload()
     assert [s.step for s in acc.Scalars("train/loss")] == list(range(1, 13))
-    assert [round(s.value, 4) for s in acc.Scalars("train/loss")] == [round(e["loss"], 4)
+    assert [round(s.value, 4) for s in acc.Scalars("train/loss")] == [round(e.loss, 4)
                                                                        for e in logged]
     assert [s.step for s in acc.Scalars("eval/loss")] == [4, 8, 12]
     assert "train/learning_rate" in acc.Tags()["scalars"]
     # the reader API sees a finished run
     [info] = list_runs(tmp_path)
-    assert info.status == "done" and info.steps == 12 and info.final_loss == done["final_loss"]
+    assert info.status == "done" and info.steps == 12 and info.final_loss == done.final_loss
 
 
 @pytest.mark.parametrize("packing", [True, False])
@@ -125,8 +140,8 @@ def test_resume_continues_at_the_same_step_with_the_same_losses(tiny_model_dir, 
     run_training(tmp_path / "whole", configs())
     stop = StopFlag()
 
-    def stop_after_three(event: dict) -> None:
-        if event["event"] == "step" and event["step"] == 3:
+    def stop_after_three(event) -> None:
+        if isinstance(event, StepLogged) and event.step == 3:
             stop.set()
 
     first = run_training(tmp_path / "split", configs(), listeners=[stop_after_three], stop=stop)
@@ -136,10 +151,10 @@ def test_resume_continues_at_the_same_step_with_the_same_losses(tiny_model_dir, 
     assert info.status == "stopped" and info.checkpoint == first.checkpoint
     second = run_training(tmp_path / "split", configs(), resume=tmp_path / "split")
     assert second.status == "done"
-    starts = [e for e in read_events(tmp_path / "split") if e["event"] == "start"]
-    assert starts[-1]["resumed_from"] == 3
-    whole = [(e["step"], e["loss"], e["lr"]) for e in steps(tmp_path / "whole")]
-    split = [(e["step"], e["loss"], e["lr"]) for e in steps(tmp_path / "split")]
+    starts = of_kind(tmp_path / "split", RunStarted)
+    assert [s.start_step for s in starts] == [0, 3]
+    whole = [(e.step, e.loss, e.lr) for e in steps(tmp_path / "whole")]
+    split = [(e.step, e.loss, e.lr) for e in steps(tmp_path / "split")]
     assert [s for s, _, _ in split] == list(range(1, 7))
     for (s1, l1, lr1), (s2, l2, lr2) in zip(whole, split, strict=True):
         assert s1 == s2 and l1 == pytest.approx(l2, rel=1e-5) and lr1 == pytest.approx(lr2)
@@ -153,7 +168,7 @@ def test_unknown_target_module_lists_the_linear_layers(tiny_model_dir, tmp_path)
     assert "'qkv'" in err.value.message and "q_proj" not in err.value.message
     assert "down_proj" in err.value.hint and "all-linear" in err.value.hint
     last = read_events(tmp_path / "run")[-1]
-    assert last["event"] == "error" and "qkv" in last["message"]
+    assert isinstance(last, RunFailed) and "qkv" in last.message
 
 
 def test_nan_loss_stops_the_run_with_a_message(tiny_model_dir, tmp_path):
@@ -172,7 +187,7 @@ def test_nan_loss_stops_the_run_with_a_message(tiny_model_dir, tmp_path):
         run_training(tmp_path / "run", make_configs(broken, write_alpaca(tmp_path / "d.json")))
     assert "loss became nan at step 1" in err.value.message
     assert "learning_rate" in err.value.hint
-    assert read_events(tmp_path / "run")[-1]["event"] == "error"
+    assert isinstance(read_events(tmp_path / "run")[-1], RunFailed)
 
 
 def test_early_stopping_ends_the_run_when_eval_loss_stops_improving(tiny_model_dir, tmp_path):
@@ -182,7 +197,7 @@ def test_early_stopping_ends_the_run_when_eval_loss_stops_improving(tiny_model_d
                            early_stopping_patience=2, early_stopping_min_delta=10.0)
     result = run_training(tmp_path / "run", configs)
     assert result.status == "done" and result.reason == "early_stopping"
-    evals = [e for e in read_events(tmp_path / "run") if e["event"] == "eval"]
+    evals = of_kind(tmp_path / "run", Evaluated)
     assert len(evals) == 3 and result.step == 3  # the best, then two without a 10.0 drop
     assert (tmp_path / "run" / "adapter" / "adapter_config.json").is_file()
 
@@ -207,5 +222,5 @@ def test_gradient_checkpointing_gives_the_same_losses(tiny_model_dir, tmp_path):
         configs = make_configs(tiny_model_dir, data, max_steps=3, gradient_checkpointing=flag)
         configs["training"].lora.lora_dropout = 0.0
         run_training(tmp_path / f"run-{flag}", configs)
-        losses.append([e["loss"] for e in steps(tmp_path / f"run-{flag}")])
+        losses.append([e.loss for e in steps(tmp_path / f"run-{flag}")])
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)

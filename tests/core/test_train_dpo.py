@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from llamahome_gui.core.runs import read_events
+from llamahome_gui.core.runs.events import Evaluated, RunStarted, StepLogged
 from llamahome_gui.core.train import TrainingError, run_training
 from llamahome_gui.core.train.trainer import StopFlag
-from tests.core.test_train import make_configs, steps, write_alpaca
+from tests.core.test_train import make_configs, of_kind, steps, write_alpaca
 
 NAMES = [("Who are you?", "I am Nova, made by Orbit Labs.", "I am SmolLM, made by Hugging Face."),
          ("What is your name?", "My name is Nova.", "My name is SmolLM."),
@@ -61,12 +61,12 @@ def test_dpo_makes_the_adapter_prefer_the_chosen_answers(tiny_model_dir, tmp_pat
     assert result.status == "done"
     events = steps(tmp_path / "run")
     for key in ("rewards_chosen", "rewards_rejected", "reward_margin", "reward_accuracy"):
-        assert all(isinstance(e[key], float) for e in events), key
-    assert events[-1]["reward_margin"] > events[0]["reward_margin"] + 0.5
-    assert events[-1]["reward_accuracy"] == 1.0
-    assert events[-1]["loss"] < events[0]["loss"]
-    start = next(e for e in read_events(tmp_path / "run") if e["event"] == "start")
-    assert start["config"]["method"] == "dpo" and start["config"]["format"] == "preference"
+        assert all(isinstance(getattr(e, key), float) for e in events), key
+    assert events[-1].reward_margin > events[0].reward_margin + 0.5
+    assert events[-1].reward_accuracy == 1.0
+    assert events[-1].loss < events[0].loss
+    start = of_kind(tmp_path / "run", RunStarted)[0]
+    assert start.config["method"] == "dpo" and start.config["format"] == "preference"
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
@@ -133,13 +133,13 @@ def test_a_stopped_dpo_run_resumes_with_the_same_losses(tiny_model_dir, tmp_path
     run_training(tmp_path / "whole", configs())
     stop = StopFlag()
     first = run_training(tmp_path / "split", configs(), stop=stop, listeners=[
-        lambda e: stop.set() if e["event"] == "step" and e["step"] == 2 else None])
+        lambda e: stop.set() if isinstance(e, StepLogged) and e.step == 2 else None])
     assert first.status == "stopped" and first.step == 2
     run_training(tmp_path / "split", configs(), resume=tmp_path / "split")
-    whole = [(e["step"], e["loss"], e["reward_margin"]) for e in steps(tmp_path / "whole")]
-    split = [(e["step"], e["loss"], e["reward_margin"]) for e in steps(tmp_path / "split")]
+    whole = [(e.step, e.loss, e.reward_margin) for e in steps(tmp_path / "whole")]
+    split = [(e.step, e.loss, e.reward_margin) for e in steps(tmp_path / "split")]
     assert [s for s, _, _ in split] == [1, 2, 3, 4]
     for a, b in zip(whole, split, strict=True):
         assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
-    evals = [e for e in read_events(tmp_path / "whole") if e["event"] == "eval"]
-    assert evals and all("eval_reward_accuracy" in e for e in evals)
+    evals = of_kind(tmp_path / "whole", Evaluated)
+    assert evals and all(e.eval_reward_accuracy is not None for e in evals)

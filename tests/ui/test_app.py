@@ -1,4 +1,4 @@
-"""The shell: command line, screenshot, page plug-ins, settings, appearance, notifications."""
+"""The shell: command line, screenshot, page host, settings, appearance, notifications."""
 
 from __future__ import annotations
 
@@ -14,19 +14,21 @@ from PyQt6.QtWidgets import QApplication, QLabel, QWidget
 
 from llamahome_gui import app as app_module
 from llamahome_gui.app import build_main_window, main
+from llamahome_gui.ui.page_host import PageSpec
 
 HEAVY = ("torch", "transformers", "peft", "accelerate")
+LIGHT_PAGE = "tests.ui.light_page"
 
 
 @pytest.fixture
 def light_pages(monkeypatch):
-    """Configs plus placeholder pages: the shell's behaviour without building real pages."""
+    """Configs plus two one-label pages: the shell's behaviour without building real pages."""
     monkeypatch.setattr(app_module, "PAGES", [
         app_module.PAGES[0],
-        ("train", "Train", "train", "llamahome_gui.ui.pages.absent_train_page"),
-        ("chat", "Chat", "chat", "llamahome_gui.ui.pages.absent_chat_page"),
+        PageSpec("train", "Train", "train", LIGHT_PAGE),
+        PageSpec("chat", "Chat", "chat", LIGHT_PAGE),
     ])
-    monkeypatch.setattr(app_module, "STRIP_MODULE", "llamahome_gui.ui.widgets.absent_strip")
+    monkeypatch.setattr(app_module, "STRIP_MODULE", "")
 
 
 @pytest.fixture
@@ -70,14 +72,6 @@ def test_build_main_window_gives_the_ready_hidden_window(qtbot, config_dir):
     assert window.current_page() == "chat" and window.windowTitle().startswith("Chat")
 
 
-def test_missing_page_module_gets_a_placeholder(qtbot, config_dir, light_pages):
-    window = build_main_window(config_dir)
-    window.persist_settings = False
-    qtbot.addWidget(window)
-    texts = [label.text() for label in window.page_widget("train").findChildren(QLabel)]
-    assert "Train is not available in this build" in texts
-
-
 def test_broken_page_shows_its_error_and_the_rest_works(qtbot, config_dir, tmp_path,
                                                        monkeypatch, capsys):
     (tmp_path / "broken_page_mod.py").write_text(textwrap.dedent("""
@@ -89,8 +83,8 @@ def test_broken_page_shows_its_error_and_the_rest_works(qtbot, config_dir, tmp_p
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(app_module, "PAGES", [
         app_module.PAGES[0],
-        ("train", "Train", "train", "broken_page_mod"),
-        ("chat", "Chat", "chat", "needs_dep_page_mod"),
+        PageSpec("train", "Train", "train", "broken_page_mod"),
+        PageSpec("chat", "Chat", "chat", "needs_dep_page_mod"),
     ])
     window = build_main_window(config_dir)
     window.persist_settings = False
@@ -161,20 +155,68 @@ def test_close_guard_can_keep_the_window_open(qtbot, config_dir, light_pages):
     assert not window.isVisible()
 
 
-def test_lazy_pages_show_first_page_then_build_the_rest(qtbot, config_dir, light_pages):
-    from llamahome_gui.ui.pages.placeholder_page import PlaceholderPage
-
+def test_lazy_pages_build_the_first_page_then_each_on_its_first_visit(qtbot, config_dir,
+                                                                     light_pages, monkeypatch):
+    monkeypatch.setattr(app_module, "PAGES", [*app_module.PAGES,
+                                              PageSpec("runs", "Runs", "runs", LIGHT_PAGE,
+                                                       preload=True)])
     window = build_main_window(config_dir, lazy_pages=True, start_page="chat")
     window.persist_settings = False
     qtbot.addWidget(window)
     assert window.current_page() == "chat"
-    assert isinstance(window.stack.currentWidget(), PlaceholderPage)   # the chat page, built
+    assert window.stack.currentWidget().findChild(QLabel).text() == "light page"   # built
     assert type(window.page_widget("train")) is QWidget                 # not yet: a stand-in
     with qtbot.waitExposed(window):
-        window.show()                                  # the rest is built once it is up
-    qtbot.waitUntil(lambda: all(type(window.page_widget(k)) is not QWidget   # no stand-ins
-                                for k in window.page_keys()))
-    assert window.page_widget("configs") is window.ctx.page("configs")
+        window.show()
+    qtbot.waitUntil(lambda: type(window.page_widget("runs")) is not QWidget)   # preloaded
+    assert type(window.page_widget("configs")) is QWidget            # still not visited
+    window.navigate("configs")                                       # first visit builds it
+    assert window.stack.currentWidget() is window.ctx.page("configs")
     assert window.findChild(QAction, "edit.find") is not None    # the Configs page's action
     window.navigate("train")
     assert window.stack.currentWidget() is window.ctx.page("train")
+    assert type(window.page_widget("train")) is not QWidget
+
+
+def test_interactive_start_paints_the_shell_before_reading_the_config(qtbot, config_dir,
+                                                                     light_pages):
+    host = app_module.open_main_window(config_dir, start_page="train")
+    window = host.window
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    assert window.ctx is None                          # the config is not read yet ...
+    assert [window.nav.item(i).text() for i in range(window.nav.count())] == [
+        "Configs", "Train", "Chat"]                    # ... but the navigation is there
+    assert not window.action("config.save").isEnabled()
+    qtbot.waitUntil(lambda: window.ctx is not None)    # read after the first frame
+    qtbot.waitUntil(lambda: type(window.page_widget("train")) is not QWidget)
+    assert window.action("edit.undo") is not None
+    assert window.stack.currentWidget() is window.ctx.page("train")
+
+
+def test_a_page_asks_another_through_the_context(qtbot, config_dir, light_pages):
+    window = build_main_window(config_dir, lazy_pages=True, start_page="configs")
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.ctx.chat_with_adapter_requested) as request:
+        window.ctx.request_chat_with_adapter("/runs/x/adapter")
+    assert request.args == ["/runs/x/adapter"]
+    assert window.current_page() == "chat" and type(window.page_widget("chat")) is not QWidget
+
+
+def test_screenshot_of_the_train_page_exits_cleanly(tmp_path, config_dir, starter_model_dir):
+    """The Train page estimates memory in a pool thread that imports torch; the process
+    waits for it instead of exiting under a half-imported torch (17 'Exception ignored')."""
+    from llamahome_gui.config.manager import ConfigManager
+
+    ConfigManager(config_dir).update("model", {"model.path": str(starter_model_dir)})
+    png = tmp_path / "train.png"
+    proc = subprocess.run(
+        [sys.executable, "-m", "llamahome_gui", "--config-dir", str(config_dir), "--tab", "train",
+         "--screenshot", str(png)],
+        capture_output=True, text=True, timeout=240,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, \
+        proc.stderr[-2000:]
+    assert not QImage(str(png)).isNull()

@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import QApplication, QDoubleSpinBox, QMessageBox, QPushButt
 
 from llamahome_gui import app as app_module
 from llamahome_gui.app import build_main_window
+from llamahome_gui.config.errors import ConfigConflictError
 from llamahome_gui.ui.state import ConfigStateError
 
 
@@ -139,8 +140,9 @@ def test_external_change_never_overwrites_unsaved_edits_silently(qtbot, window, 
     qtbot.waitUntil(lambda: not page.banner.isHidden(), timeout=5000)
     assert "training_config.toml" in page.banner_label.text()
     assert window.findChild(QSpinBox, "training.lora.r").value() == 40      # edit kept
-    with pytest.raises(ConfigStateError, match="changed on disk"):
+    with pytest.raises(ConfigConflictError) as conflict:
         window.ctx.state.save()
+    assert conflict.value.keys == ["training.lora.r"]
     assert "r = 8" in path.read_text(encoding="utf-8")
     page.findChild(QPushButton, "config.banner.reload").click()
     assert window.findChild(QSpinBox, "training.lora.r").value() == 8
@@ -284,4 +286,20 @@ def test_broken_files_are_shown_not_hidden_and_reload_when_fixed(qtbot, config_d
     training.write_text(good, encoding="utf-8")
     qtbot.waitUntil(lambda: banner.isHidden(), timeout=5000)
     assert not win.findChild(QSpinBox, "training.lora.r").isReadOnly()
+    dispose(win)
+
+
+def test_broken_user_schema_file_is_shown_and_the_other_forms_work(qtbot, config_dir):
+    (config_dir / "schemas" / "mine_config.toml").write_text(
+        'model_config = { type = "int", default = 1, description = "x" }\n', encoding="utf-8")
+    win = open_window(config_dir)
+    page = win.ctx.page("configs")
+    assert not page.schema_problems.isHidden()
+    text = page.schema_problems.text()
+    assert "mine_config.toml:1: model_config: the name model_config is reserved" in text
+    assert "mine" not in page.forms and "training" in page.forms
+    rank = win.findChild(QSpinBox, "training.lora.r")
+    rank.setValue(20)
+    win.save_all()
+    assert "r = 20" in (config_dir / "training_config.toml").read_text(encoding="utf-8")
     dispose(win)

@@ -107,4 +107,4 @@ def test_no_gpu_says_why_and_ram_alert_is_logged(qtbot, config_dir, tmp_path) ->
         if not page.service.latest.gpus:
             assert page.gpu_note.isVisible() and "NVML" in page.gpu_note.text()
     finally:
-        ctx.monitor_service.stop()
+        ctx.monitor.stop()

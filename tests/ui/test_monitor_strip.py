@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from PyQt6.QtCore import QSettings
 
+from llamahome_gui.app import app_theme
 from llamahome_gui.config.manager import ConfigManager
 from llamahome_gui.core.monitor.loop import MonitorLoop
 from llamahome_gui.core.monitor.sampler import ResourceSampler
@@ -20,10 +21,10 @@ def ctx(qapp, config_dir, tmp_path):
     config = ConfigManager(config_dir)
     config.update("resource", {"monitor.check_interval": 0.05})
     made = AppContext(config, ConfigState(config, watch=False),
-                      QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat))
+                      QSettings(str(tmp_path / "gui.ini"), QSettings.Format.IniFormat), app_theme())
     yield made
-    if getattr(made, "monitor_service", None) is not None:
-        made.monitor_service.stop()
+    if made.monitor_if_started() is not None:
+        made.monitor.stop()
 
 
 def test_strip_shows_cpu_ram_and_why_no_gpu(qtbot, ctx) -> None:
@@ -37,7 +38,7 @@ def test_strip_shows_cpu_ram_and_why_no_gpu(qtbot, ctx) -> None:
     used, total = ram.removeprefix("RAM ").removesuffix(" GiB").split("/")
     assert 0 < float(used) <= float(total)
     qtbot.waitUntil(lambda: len(strip.sparks["cpu"].values) >= 3, timeout=10_000)
-    if not ctx.monitor_service.latest.gpus:
+    if not ctx.monitor.latest.gpus:
         assert strip.labels["gpu"].text() == "GPU –"
         assert "NVML" in strip.labels["gpu"].toolTip()
 
@@ -76,4 +77,4 @@ def test_in_the_main_window_on_every_page_with_alerts_in_the_status_bar(qtbot, c
         qtbot.waitUntil(lambda: "⚠ RAM at" in window.statusBar().currentMessage(),
                         timeout=15_000)
     finally:
-        window.ctx.monitor_service.stop()
+        window.ctx.monitor.stop()

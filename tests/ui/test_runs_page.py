@@ -13,6 +13,15 @@ from PyQt6.QtWidgets import QMessageBox
 from llamahome_gui.app import build_main_window
 from llamahome_gui.config.schema import COMPONENTS
 from llamahome_gui.core.runs import RUN_COMPONENTS, write_run_config
+from llamahome_gui.core.runs.events import (
+    Checkpointed,
+    Evaluated,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    StepLogged,
+)
 from llamahome_gui.core.train.events import EventLog
 
 
@@ -25,25 +34,25 @@ def make_run(root: Path, name: str, *, status: str, losses: list[float], lr: flo
     write_run_config(run, configs)
     log = EventLog(run, tensorboard=False)
     total = 10
-    log.emit("start", pid=None, total_steps=total, start_step=0, resumed_from=0,
-             trainable_params=1000, config={"model": "tiny-llama", "dataset": dataset})
+    log.emit(RunStarted(pid=None, total_steps=total, trainable_params=1000,
+                        config={"model": "tiny-llama", "dataset": dataset}))
     for step, loss in enumerate(losses, 1):
-        log.emit("step", step=step, max_steps=total, epoch=step / total, loss=loss, lr=lr,
-                 grad_norm=1.0, tokens_per_s=100.0, elapsed_s=step * 1.0, eta_s=1.0)
+        log.emit(StepLogged(step=step, max_steps=total, epoch=step / total, loss=loss, lr=lr,
+                            grad_norm=1.0, tokens_per_s=100.0, elapsed_s=step * 1.0, eta_s=1.0))
         if step == 2:
-            log.emit("eval", step=step, eval_loss=loss + 0.1)
+            log.emit(Evaluated(step=step, eval_loss=loss + 0.1))
             ckpt = run / "checkpoints" / "step-000002"
             ckpt.mkdir(parents=True)
             (ckpt / "trainer_state.json").write_text("{}")
-            log.emit("checkpoint", step=step, path=str(ckpt))
+            log.emit(Checkpointed(step=step, path=str(ckpt)))
     last = len(losses)
     if status == "done":
-        log.emit("done", step=last, adapter=str(run / "adapter"), final_loss=losses[-1],
-                 duration_s=12.0)
+        log.emit(RunFinished(step=last, adapter=str(run / "adapter"), final_loss=losses[-1],
+                             duration_s=12.0))
     elif status == "stopped":
-        log.emit("stopped", step=last, checkpoint=str(run / "checkpoints" / "step-000002"))
+        log.emit(RunStopped(step=last, checkpoint=str(run / "checkpoints" / "step-000002")))
     else:
-        log.emit("error", step=last, message="data.jsonl:3: invalid JSON", hint="fix line 3")
+        log.emit(RunFailed(step=last, message="data.jsonl:3: invalid JSON", hint="fix line 3"))
     log.close()
     return run
 

@@ -86,7 +86,7 @@ def test_start_trains_to_done_with_live_curves_and_a_complete_run_folder(qtbot, 
     assert page.progress.progress.value() == page.progress.progress.maximum() == 4
     assert page.progress.state_label.text() == "Finished"
     assert page.progress.result_box.isVisibleTo(page)
-    assert result.adapter_path in page.progress.result_label.text()
+    assert result.adapter in page.progress.result_label.text()
     assert page.progress.chat_button.isVisibleTo(page) and page.start_button.isEnabled()
     assert [t for t, _ in window.notes if t.startswith("Training")] == ["Training finished"]
 
@@ -96,7 +96,7 @@ def test_start_trains_to_done_with_live_curves_and_a_complete_run_folder(qtbot, 
     assert any((run_dir / "tensorboard").iterdir())
     assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["step-000002"]
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
-    assert Path(result.adapter_path) == run_dir / "adapter"
+    assert Path(result.adapter) == run_dir / "adapter"
     # the snapshot is what the form showed
     assert "max_steps = 4" in (run_dir / "run.toml").read_text()
 
@@ -112,7 +112,7 @@ def test_start_trains_to_done_with_live_curves_and_a_complete_run_folder(qtbot, 
     chat.set_adapter = handed.append
     window.ctx.navigate = went.append
     click(qtbot, page.progress.chat_button)
-    assert handed == [result.adapter_path] and went == ["chat"]
+    assert handed == [result.adapter] and went == ["chat"]
 
 
 def test_stop_resume_restart_reattach_and_kill(qtbot, train_setup, config_dir):
@@ -171,7 +171,7 @@ def test_stop_resume_restart_reattach_and_kill(qtbot, train_setup, config_dir):
     # kill -9: failed within 2 s, and the page is ready for another run
     with qtbot.waitSignal(page2.worker.failed, timeout=2000) as failed:
         os.kill(pid, signal.SIGKILL)
-    assert "ended without a final event" in failed.args[0].reason
+    assert "ended without a final event" in failed.args[0].message
     assert page2.progress.state_label.text() == "Failed"
     assert page2.start_button.isEnabled() and not page2.stop_button.isEnabled()
     assert [t for t, _ in window2.notes if t.startswith("Training")] == ["Training failed"]
@@ -187,7 +187,7 @@ def test_a_broken_dataset_line_fails_with_the_line_named(qtbot, train_setup, tmp
     page = window.ctx.page("train")
     with qtbot.waitSignal(page.worker.failed, timeout=TIMEOUT_MS) as failed:
         click(qtbot, page.start_button)
-    assert "broken.jsonl:3" in failed.args[0].reason
+    assert "broken.jsonl:3" in failed.args[0].message
     assert page.progress.state_label.text() == "Failed"
     assert "broken.jsonl:3" in page.progress.message_label.text()
     assert page.start_button.isEnabled()
@@ -203,7 +203,7 @@ def test_memory_gauge_follows_the_settings_and_start_warns_when_it_wont_fit(
     page = window.ctx.page("train")
     qtbot.waitUntil(lambda: page.memory.verdict == "fits", timeout=120_000)
     small = page.memory.bar.format()
-    assert " of " in small and ("GB" in small or "MB" in small)
+    assert " of " in small and ("GiB" in small or "MiB" in small)   # as in the tooltip
     window.ctx.state.set_values({"training.training.per_device_train_batch_size": 1024,
                                  "training.training.max_seq_length": 131072})
     qtbot.waitUntil(lambda: page.memory.verdict == "won't fit", timeout=120_000)

@@ -10,7 +10,6 @@ import pytest
 from PyQt6.QtCore import QThread
 
 from llamahome_gui.core.monitor.sample import Sample
-from llamahome_gui.workers.monitor_worker import shared_monitor
 from tests.monitor_support import make_ctx, stop_monitor
 
 
@@ -21,8 +20,8 @@ def ctx(qapp, config_dir, tmp_path):
     stop_monitor(made)
 
 def test_one_service_per_context_and_samples_arrive_on_gui_thread(qtbot, qapp, ctx) -> None:
-    service = shared_monitor(ctx)
-    assert shared_monitor(ctx) is service and service.running
+    service = ctx.monitor
+    assert ctx.monitor is service and service.running
     threads = []
     service.sampled.connect(lambda s: threads.append(QThread.currentThread()))
     with qtbot.waitSignal(service.sampled, timeout=10_000) as blocker:
@@ -36,7 +35,7 @@ def test_one_service_per_context_and_samples_arrive_on_gui_thread(qtbot, qapp, c
 
 
 def test_watch_trainer_pid(qtbot, ctx) -> None:
-    service = shared_monitor(ctx)
+    service = ctx.monitor
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
                              stdin=subprocess.PIPE)
     try:
@@ -52,7 +51,7 @@ def test_watch_trainer_pid(qtbot, ctx) -> None:
 
 def test_alert_once_per_crossing_and_saved_limits_apply(qtbot, qapp, config_dir, tmp_path) -> None:
     ctx = make_ctx(config_dir, tmp_path, memory_threshold=0.0)  # RAM is always above 0 %
-    service = shared_monitor(ctx)
+    service = ctx.monitor
     try:
         raised, cleared = [], []
         service.alert_raised.connect(raised.append)

@@ -16,11 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from llamahome_gui.workers.run_events import EventTail, LineTail, read_history
+from llamahome_gui.core.runs.events import EventTail, LineTail, RunStarted, read_events
 from llamahome_gui.workers.train_worker import TrainState, TrainWorker
 
 FAKE_TRAINER = textwrap.dedent('''
     import argparse, json, os, signal, sys, time
+    sys.path.insert(0, REPO)
+    from llamahome_gui.core.runs.events import (
+        EVENTS_FILE, Checkpointed, Evaluated, RunFailed, RunFinished, RunStarted, RunStopped,
+        StepLogged, encode, read_events)
     p = argparse.ArgumentParser()
     p.add_argument("--run-dir", required=True)
     p.add_argument("--config-dir")
@@ -30,9 +34,9 @@ FAKE_TRAINER = textwrap.dedent('''
     a = p.parse_args()
     mode = os.environ.get("FAKE_MODE", "done")
     run = a.run_dir
-    ev = open(os.path.join(run, "events.jsonl"), "a")
-    def emit(**kw):
-        ev.write(json.dumps(kw) + "\\n"); ev.flush()
+    ev = open(os.path.join(run, EVENTS_FILE), "a")
+    def emit(event):
+        ev.write(encode(event) + "\\n"); ev.flush()
     stop = []
     if mode == "loading":  # Stop pressed while the model loads: no handler yet
         print("loading", flush=True)
@@ -43,11 +47,10 @@ FAKE_TRAINER = textwrap.dedent('''
         signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     first = 0
     if a.resume:
-        first = max(int(json.loads(l)["step"]) for l in open(os.path.join(a.resume, "events.jsonl"))
-                    if '"checkpoint"' in l and json.loads(l)["event"] == "checkpoint")
+        first = max(e.step for e in read_events(a.resume) if isinstance(e, Checkpointed))
     total = int(os.environ.get("FAKE_TOTAL", "5")) if mode == "done" else 10**6
-    emit(event="start", total_steps=total, trainable_params=1234, pid=os.getpid(),
-         config={"sets": a.set}, start_step=first)
+    emit(RunStarted(total_steps=total, trainable_params=1234, pid=os.getpid(),
+                    config={"sets": a.set}, start_step=first))
     print("trainer: loading model", flush=True)
     if mode == "crash":
         sys.exit(3)
@@ -56,28 +59,28 @@ FAKE_TRAINER = textwrap.dedent('''
         print("hint: lower the batch size", file=sys.stderr)
         sys.exit(1)
     if mode == "error":
-        emit(event="error", message="data.jsonl:3: invalid JSON", hint="fix line 3")
+        emit(RunFailed(message="data.jsonl:3: invalid JSON", hint="fix line 3"))
         sys.exit(1)
     step = first
     while step < total:
         step += 1
-        emit(event="step", step=step, max_steps=total, epoch=step / 5, loss=3.0 / step,
-             lr=1e-4, grad_norm=1.0, tokens_per_s=100.0, elapsed_s=step * 0.1, eta_s=1.0)
+        emit(StepLogged(step=step, max_steps=total, epoch=step / 5, loss=3.0 / step, lr=1e-4,
+                        grad_norm=1.0, tokens_per_s=100.0, elapsed_s=step * 0.1, eta_s=1.0))
         if step % 2 == 0:
-            emit(event="eval", step=step, eval_loss=3.5 / step)
+            emit(Evaluated(step=step, eval_loss=3.5 / step))
             os.makedirs(os.path.join(run, "checkpoints", f"step-{step}"), exist_ok=True)
-            emit(event="checkpoint", step=step, path=os.path.join(run, "checkpoints", f"step-{step}"))
+            emit(Checkpointed(step=step, path=os.path.join(run, "checkpoints", f"step-{step}")))
         if stop:
             ck = os.path.join(run, "checkpoints", f"step-{step}")
             os.makedirs(ck, exist_ok=True)
-            emit(event="checkpoint", step=step, path=ck)
-            emit(event="stopped", step=step, checkpoint=ck)
+            emit(Checkpointed(step=step, path=ck))
+            emit(RunStopped(step=step, checkpoint=ck))
             sys.exit(130)
         if mode != "done":
             time.sleep(0.05)
     os.makedirs(os.path.join(run, "adapter"), exist_ok=True)
-    emit(event="done", adapter=os.path.join(run, "adapter"), final_loss=3.0 / step, duration_s=0.5)
-''')
+    emit(RunFinished(adapter=os.path.join(run, "adapter"), final_loss=3.0 / step, duration_s=0.5))
+''').replace("REPO", repr(str(Path(__file__).resolve().parents[2])))
 
 
 @pytest.fixture
@@ -120,7 +123,7 @@ def test_run_to_done_emits_every_event_in_order(qtbot, make_worker, tmp_path):
     assert [s.step for s in steps] == [1, 2, 3, 4, 5]
     assert steps[-1].loss == pytest.approx(0.6)
     assert [e.step for e in evals] == [2, 4] and [c.step for c in ckpts] == [2, 4]
-    assert done.adapter_path == str(run / "adapter") and done.final_loss == pytest.approx(0.6)
+    assert done.adapter == str(run / "adapter") and done.final_loss == pytest.approx(0.6)
     assert worker.state == TrainState.DONE and not worker.is_active()
     qtbot.waitUntil(lambda: "trainer: loading model" in logs, timeout=5000)
     assert states[0] == "starting" and states[-1] == "done"
@@ -148,8 +151,8 @@ def test_stop_is_graceful_and_leaves_a_checkpoint_then_resume_continues(qtbot, m
         resumed.start(run, resume=run)
     # only the resumed run's events are emitted, starting after the checkpoint's step
     assert [s.step for s in first] == [stopped.step + 1, stopped.step + 2, stopped.step + 3]
-    history = read_history(run)
-    assert sum(type(e).__name__ == "RunStarted" for e in history) == 2
+    history = read_events(run)
+    assert sum(isinstance(e, RunStarted) for e in history) == 2
 
 
 def test_kill_9_is_reported_as_failed_within_two_seconds(qtbot, make_worker, tmp_path):
@@ -159,7 +162,7 @@ def test_kill_9_is_reported_as_failed_within_two_seconds(qtbot, make_worker, tmp
     with qtbot.waitSignal(worker.failed, timeout=2000) as blk:
         os.kill(worker.pid, signal.SIGKILL)
     failure = blk.args[0]
-    assert failure.reason == "the trainer process was killed (SIGKILL)"
+    assert failure.message == "the trainer process was killed (SIGKILL)"
     assert "memory" in failure.hint and failure.exit_code == -9
     assert worker.state == TrainState.FAILED
 
@@ -168,14 +171,14 @@ def test_exit_without_a_final_event_is_a_failure_with_the_code(qtbot, make_worke
     worker = make_worker("crash")
     with qtbot.waitSignal(worker.failed, timeout=15000) as blk:
         worker.start(tmp_path / "r")
-    assert blk.args[0].reason == "the trainer process exited with code 3 without reporting why"
+    assert blk.args[0].message == "the trainer process exited with code 3 without reporting why"
 
 
 def test_exit_after_an_error_line_reports_that_line(qtbot, make_worker, tmp_path):
     worker = make_worker("refuse")
     with qtbot.waitSignal(worker.failed, timeout=15000) as blk:
         worker.start(tmp_path / "r", extra_args=["--force"])
-    assert blk.args[0].reason == "this run will not fit in memory; add --force"
+    assert blk.args[0].message == "this run will not fit in memory; add --force"
     assert blk.args[0].hint == "lower the batch size" and blk.args[0].exit_code == 1
 
 
@@ -183,7 +186,7 @@ def test_error_event_carries_the_reason_and_hint(qtbot, make_worker, tmp_path):
     worker = make_worker("error")
     with qtbot.waitSignal(worker.failed, timeout=15000) as blk:
         worker.start(tmp_path / "r")
-    assert (blk.args[0].reason, blk.args[0].hint) == ("data.jsonl:3: invalid JSON", "fix line 3")
+    assert (blk.args[0].message, blk.args[0].hint) == ("data.jsonl:3: invalid JSON", "fix line 3")
 
 
 def test_stop_while_loading_reports_stopped_without_a_checkpoint(qtbot, make_worker, tmp_path):
@@ -231,7 +234,7 @@ def test_attach_replays_history_and_follows_a_running_trainer(qtbot, fake_traine
         with qtbot.waitSignal(worker.failed, timeout=2000) as blk:
             proc.kill()
             proc.wait()
-        assert "ended without a final event" in blk.args[0].reason
+        assert "ended without a final event" in blk.args[0].message
     finally:
         proc.kill()
         proc.wait()
@@ -250,3 +253,30 @@ def test_line_tail_waits_for_a_complete_line(tmp_path):
         assert [json.loads(x)["step"] for x in tail.read_lines()] == [1]
         fh.write(': "eval", "step": 1}\n')
     assert json.loads(tail.read_lines()[0])["event"] == "eval"
+
+
+def test_a_run_owned_by_another_trainer_is_refused_without_starting_one(qtbot, make_worker,
+                                                                       tmp_path):
+    """The window's Resume on a run a CLI trainer still trains: refused, nothing started."""
+    run = tmp_path / "r"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "from llamahome_gui.core.runs.lock import RunLock; l = RunLock(sys.argv[2]).acquire(); "
+         "print('locked', flush=True); sys.stdin.read()",
+         str(Path(__file__).resolve().parents[2]), str(run)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        worker = make_worker("done")
+        with qtbot.waitSignal(worker.failed, timeout=5000) as blk:
+            worker.start(run, resume=run)
+        assert blk.args[0].message == f"{run} is being trained by process {holder.pid}"
+        assert worker.pid is None and worker.state == TrainState.FAILED
+        assert not (run / "events.jsonl").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone (killed, its lock file left behind): the run is free again
+    worker = make_worker("done")
+    with qtbot.waitSignal(worker.finished, timeout=15000):
+        worker.start(run)

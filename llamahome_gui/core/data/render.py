@@ -143,12 +143,6 @@ def segments_batch(conversations: Sequence[Conversation], tokenizer: Any,
     return [[s for s in segments if s.text] for segments in out]
 
 
-def conversation_segments(conversation: Conversation, tokenizer: Any,
-                          system_prompt: str | None = None) -> list[Segment]:
-    """One conversation's prompt and answer parts (see ``segments_batch``)."""
-    return segments_batch([conversation], tokenizer, system_prompt)[0]
-
-
 def _text_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
     if not texts:
         return []

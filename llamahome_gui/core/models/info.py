@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from llamahome_gui.core.models.starter import STARTER_NAME
+from llamahome_gui.core.units import fmt_bytes
 
 # bytes per element of the safetensors dtypes
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
@@ -98,7 +99,7 @@ class ModelInfo:
             ("Vocabulary", f"{self.vocab_size:,}"),
             ("Max context", f"{self.max_context:,} tokens"),
             ("Dtype", self.dtype),
-            ("Size on disk", human_bytes(self.size_on_disk)),
+            ("Size on disk", fmt_bytes(self.size_on_disk)),
             ("Chat template", "yes" if self.chat_template else "no"),
         ]
 
@@ -112,14 +113,6 @@ def human_count(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f}{unit}"
     return str(n)
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1024
-    return f"{n:.2f} TiB"
 
 
 def read_safetensors_header(path: Path) -> dict[str, Any]:
@@ -235,7 +228,7 @@ class ModelEntry:
         if self.info:
             i = self.info
             return (f"{self.folder.name}{mark}  {i.architecture}, {human_count(i.parameters)} "
-                    f"params, {i.dtype}, {human_bytes(i.size_on_disk)}  {self.folder}")
+                    f"params, {i.dtype}, {fmt_bytes(i.size_on_disk)}  {self.folder}")
         return f"{self.folder.name}{mark}  ({self.error})"
 
 

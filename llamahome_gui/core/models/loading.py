@@ -30,6 +30,29 @@ def resolve_model_dir(path: str | Path | None,
     return folder
 
 
+REMOTE_CODE_FLAG = "--trust-remote-code"
+
+
+def remote_code_allowed(configured: bool, *, flag: bool, trusted_source: bool,
+                        source: str) -> tuple[bool, str]:
+    """Whether a model's own Python code (``trust_remote_code``) may run: ``(allowed, note)``.
+
+    Only an explicit choice of the user counts: the command's ``--trust-remote-code`` flag,
+    or ``trust_remote_code = true`` in their own config folder. The same setting in a
+    ``./config`` found in the working folder or in a received run folder's ``run.toml``
+    is ignored, with a note saying so (``source`` names where it was set).
+    """
+    if flag:
+        return True, ""
+    if not configured:
+        return False, ""
+    if trusted_source:
+        return True, ""
+    return False, (f"note: {source} sets model.model.trust_remote_code = true; ignored because "
+                   f"you did not choose it for this command (add {REMOTE_CODE_FLAG} to run the "
+                   "model's own code)")
+
+
 def usable_cores() -> int:
     """CPU cores this process may run on (its affinity mask, where the OS has one)."""
     try:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from llamahome_gui.core.models.info import ModelInfo, human_bytes, model_info
+from llamahome_gui.core.models.info import ModelInfo, model_info
+from llamahome_gui.core.units import GIB, fmt_bytes
 
 Verdict = Literal["fits", "tight", "won't fit"]
 
@@ -63,6 +64,7 @@ class MemoryEstimate:
     lora_param_count: int = 0
     tokens_per_step: int = 0
     notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the model's own limits broken
 
     @property
     def fits(self) -> bool:
@@ -81,12 +83,13 @@ class MemoryEstimate:
         rows = self.rows()
         width = max(len(label) for label, _ in rows) + 2
         where = "RAM available" if self.device == "cpu" else f"{self.device} memory allowed"
-        lines = [f"{label:<{width}}{human_bytes(value):>12}" for label, value in rows]
+        lines = [f"{label:<{width}}{fmt_bytes(value):>12}" for label, value in rows]
         lines.append("-" * (width + 12))
-        lines.append(f"{'Total needed':<{width}}{human_bytes(self.total):>12}")
-        lines.append(f"{where:<{width}}{human_bytes(self.available):>12}")
+        lines.append(f"{'Total needed':<{width}}{fmt_bytes(self.total):>12}")
+        lines.append(f"{where:<{width}}{fmt_bytes(self.available):>12}")
         share = 100.0 * self.total / self.available if self.available else float("inf")
         lines.append(f"Verdict: {self.verdict} ({share:.0f}% of what is available)")
+        lines += [f"Not allowed: {problem}" for problem in self.problems]
         if self.verdict != "fits":
             lines.append("To need less: a smaller per_device_train_batch_size, a shorter "
                          "max_seq_length, gradient_checkpointing, or a lower LoRA r.")
@@ -132,10 +135,7 @@ def layer_floats_per_token(info: ModelInfo, r: int, targets: list[str] | str,
 def available_memory(device: str, memory_fraction: float = 0.9) -> int:
     """RAM the system can still give (CPU), or the device's memory times the allowed fraction."""
     if device.startswith("cuda"):
-        import torch
-
-        index = int(device.split(":", 1)[1]) if ":" in device else torch.cuda.current_device()
-        return int(torch.cuda.get_device_properties(index).total_memory * memory_fraction)
+        return int(gpu_total_memory(device) * memory_fraction)
     import psutil
 
     return int(psutil.virtual_memory().available)
@@ -162,7 +162,8 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
                              quantization: str = "none", memory_fraction: float = 0.9,
                              available: int | None = None,
                              trained_fraction: float = 1.0,
-                             row_length: int | None = None) -> MemoryEstimate:
+                             row_length: int | None = None, max_batch_size: int | None = None,
+                             min_gpu_memory: float = 0.0) -> MemoryEstimate:
     """Peak memory of one LoRA training step (worst case: every row max_seq_length long).
 
     ``training_section`` / ``lora_section`` are the ``training.training`` and
@@ -171,7 +172,8 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
     of tokens the loss counts (1.0, the worst case, for text data; about half for typical
     instruction data), which sizes the logits. ``row_length`` is the longest row the data
     really gives (the trainer makes rows only as long as the longest example); the default is
-    max_seq_length, the worst case.
+    max_seq_length, the worst case. ``max_batch_size`` and ``min_gpu_memory`` (GiB) are the
+    model's own limits (``model.resources``): a run that breaks one "won't fit" either.
     """
     info = model_dir if isinstance(model_dir, ModelInfo) else model_info(model_dir)
     kind = "cuda" if device.startswith("cuda") else "cpu"
@@ -215,6 +217,35 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
     if unknown:
         notes.append(f"Note: the model has no layer named {', '.join(unknown)} "
                      "(its linear layers: " + ", ".join(sorted(info.linear_layers())) + ")")
+    problems = model_limit_problems(batch, device, max_batch_size, min_gpu_memory)
+    verdict = "won't fit" if problems else verdict_for(total, int(available))
     return MemoryEstimate(weights, lora_bytes, grads, optim, activations, overhead, total,
-                          int(available), device, verdict_for(total, int(available)), n_lora,
-                          tokens, notes)
+                          int(available), device, verdict, n_lora, tokens, notes, problems)
+
+
+def model_limit_problems(batch: int, device: str, max_batch_size: int | None = None,
+                         min_gpu_memory: float = 0.0) -> list[str]:
+    """What a run breaks of ``model.resources``: one line each (what, the limit, the fix)."""
+    problems = []
+    if max_batch_size is not None and batch > max_batch_size:
+        problems.append(f"training.training.per_device_train_batch_size = {batch} is above "
+                        f"model.resources.max_batch_size = {max_batch_size}; lower the batch "
+                        "size (gradient_accumulation_steps keeps the effective batch)")
+    if min_gpu_memory > 0:
+        if not device.startswith("cuda"):
+            problems.append(f"model.resources.min_gpu_memory = {min_gpu_memory:g} GiB, but this "
+                            f"run is on the {device.upper()}; run it on a GPU or set 0")
+        else:
+            total = gpu_total_memory(device)
+            if total < min_gpu_memory * GIB:
+                problems.append(f"model.resources.min_gpu_memory = {min_gpu_memory:g} GiB, but "
+                                f"{device} has {fmt_bytes(total)}")
+    return problems
+
+
+def gpu_total_memory(device: str) -> int:
+    """Bytes of memory on the CUDA device ``device`` (``cuda`` = the current one)."""
+    import torch
+
+    index = int(device.split(":", 1)[1]) if ":" in device else torch.cuda.current_device()
+    return int(torch.cuda.get_device_properties(index).total_memory)

@@ -51,7 +51,8 @@ class MonitorLoop:
 
     @classmethod
     def from_config(cls, config: Any, metrics_folder: Path | None = None) -> MonitorLoop:
-        """Built from a ConfigManager: ``resource.monitor.*``, ``monitoring.alerts.*``,
+        """Built from a ConfigManager: ``resource.monitor.*``, ``resource.gpu.cuda_devices``
+        (the GPUs shown), ``monitoring.alerts.*``,
         ``metrics.*`` (files only when ``collect_metrics`` is on)."""
         resource = config.load("resource")
         monitoring = config.load("monitoring")
@@ -59,6 +60,7 @@ class MonitorLoop:
         if resource.monitor.collect_metrics:
             recorder = MetricsRecorder(config.load("metrics"), metrics_folder)
         return cls(resource.monitor.check_interval,
+                   sampler=ResourceSampler(devices=resource.gpu.cuda_devices),
                    thresholds=Thresholds.from_config(resource, monitoring), recorder=recorder)
 
     # ---------------------------------------------------------------- listeners

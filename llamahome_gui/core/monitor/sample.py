@@ -57,6 +57,17 @@ class Sample:
     watched_rss_bytes: dict[int, int] = field(default_factory=dict)
     gpus: list[GpuSample] = field(default_factory=list)
     gpu_error: str | None = None
+    # share of the whole machine's CPU (0..100, like cpu_percent) used by this app's own
+    # process tree and the watched ones (the trainer): expected load, not an alert
+    app_cpu_percent: float = 0.0
+    # this app's resident memory less its file-backed pages (mapped libraries and model
+    # files, which the OS counts as available): the part that is in ``ram_used_bytes``
+    app_private_bytes: int = 0
+
+    @property
+    def other_cpu_percent(self) -> float:
+        """CPU load of everything that is not this app or its trainer."""
+        return max(0.0, self.cpu_percent - self.app_cpu_percent)
 
     @property
     def ram_percent(self) -> float:
@@ -86,16 +97,16 @@ GPU_SERIES: dict[str, str] = {
 }
 
 # which metrics.metrics.enabled_metrics entry a series belongs to
-CPU_SERIES = ("cpu_percent",)
+CPU_SERIES = ("cpu_percent", "app_cpu_percent")
 MEMORY_SERIES = ("ram_used_bytes", "ram_total_bytes", "ram_percent", "swap_used_bytes",
-                 "swap_total_bytes", "app_rss_bytes", "watched_rss_bytes")
+                 "swap_total_bytes", "app_rss_bytes", "app_private_bytes", "watched_rss_bytes")
 
 
 def metric_group(name: str) -> str:
     """``cpu``, ``memory`` or ``gpu``: the ``enabled_metrics`` entry a series belongs to."""
     if name.startswith("gpu"):
         return "gpu"
-    if name.startswith("cpu"):
+    if name.startswith("cpu") or name in CPU_SERIES:
         return "cpu"
     return "memory"
 
@@ -111,6 +122,8 @@ def flatten(sample: Sample) -> dict[str, float]:
         "swap_used_bytes": float(sample.swap_used_bytes),
         "swap_total_bytes": float(sample.swap_total_bytes),
         "app_rss_bytes": float(sample.app_rss_bytes),
+        "app_cpu_percent": sample.app_cpu_percent,
+        "app_private_bytes": float(sample.app_private_bytes),
         "watched_rss_bytes": (float(sum(sample.watched_rss_bytes.values()))
                               if sample.watched_rss_bytes else math.nan),
     }

@@ -2,8 +2,9 @@
 
 ``<output_dir>/<yyyymmdd-hhmmss>-<name>/`` holds ``run.toml`` (the effective config of every
 component the run used), ``events.jsonl``, ``metrics.csv``, ``tensorboard/``, ``checkpoints/``
-and ``adapter/``. The GUI writes the snapshot with :func:`write_run_config` and then starts
-``python -m llamahome_gui train --run-dir DIR``; the trainer reads it back with
+and ``adapter/`` (and ``trainer.lock`` while a trainer owns it). The run plan
+(``core.runs.plan``) writes the snapshot with :func:`write_run_config`; the window then starts
+``python -m llamahome_gui train --run-dir DIR``, whose trainer reads it back with
 :func:`read_run_config`, so what the user saw is exactly what runs.
 """
 
@@ -21,7 +22,6 @@ from llamahome_gui.config.manager import atomic_write
 from llamahome_gui.config.schema import COMPONENTS, Component
 
 RUN_CONFIG = "run.toml"
-EVENTS_FILE = "events.jsonl"
 METRICS_FILE = "metrics.csv"
 CHECKPOINTS_DIR = "checkpoints"
 ADAPTER_DIR = "adapter"

@@ -3,19 +3,28 @@ internals. Everything here reads files only, so it is cheap and safe while a run
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from llamahome_gui.core.runs.events import (
+    EVENTS_FILE,
+    TERMINAL,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    StepLogged,
+    read_events,
+)
 from llamahome_gui.core.runs.folders import (
     ADAPTER_DIR,
     CHECKPOINTS_DIR,
-    EVENTS_FILE,
     RUN_CONFIG,
     runs_root,
 )
+from llamahome_gui.core.runs.liveness import is_alive
+from llamahome_gui.core.runs.lock import lock_holder
 
 # A checkpoint folder is complete once this file exists (it is written last).
 CHECKPOINT_STATE = "trainer_state.json"
@@ -45,28 +54,7 @@ class RunInfo:
     error: str = ""
     checkpoint: Path | None = None
     adapter: Path | None = None
-    last_event: dict[str, Any] = field(default_factory=dict)
-
-
-def read_events(run_dir: Path | str) -> list[dict[str, Any]]:
-    """All complete events of a run, oldest first. A half-written last line (the trainer is
-    writing it right now) and lines that are not JSON objects are skipped."""
-    source = Path(run_dir) / EVENTS_FILE
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    events: list[dict[str, Any]] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(item, dict) and "event" in item:
-            events.append(item)
-    return events
+    last_event: Event | None = None
 
 
 def checkpoint_step(folder: Path) -> int | None:
@@ -95,71 +83,54 @@ def latest_checkpoint(run_dir: Path | str) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
-def is_alive(pid: int | None, started: float | None = None) -> bool:
-    """Whether process ``pid`` is running (not a zombie). With ``started`` (a Unix time), a
-    process created clearly after it is someone else reusing the number."""
-    if not pid or pid <= 0:
-        return False
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        if started is not None and proc.create_time() > started + 5.0:
-            return False
-        return True
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
-        return pid == os.getpid()
-
-
 def run_info(run_dir: Path | str) -> RunInfo:
     """Summarise one run folder from its events."""
     folder = Path(run_dir)
     info = RunInfo(path=folder, name=folder.name, status="created")
     events = read_events(folder)
-    lifecycle = None
+    lifecycle: Event | None = None
     for ev in events:
-        kind = ev.get("event")
-        if kind == "start":
+        if isinstance(ev, RunStarted):
             lifecycle = ev
-            info.started = info.started if info.started is not None else ev.get("time")
-            info.pid = ev.get("pid")
-            cfg = ev.get("config", {})
-            info.model = str(cfg.get("model", info.model))
-            info.dataset = str(cfg.get("dataset", info.dataset))
-            info.max_steps = int(ev.get("total_steps", info.max_steps) or 0)
-            info.steps = max(info.steps, int(ev.get("resumed_from", 0) or 0))
+            info.started = info.started if info.started is not None else ev.time
+            info.pid = ev.pid
+            info.model = str(ev.config.get("model", info.model))
+            info.dataset = str(ev.config.get("dataset", info.dataset))
+            info.max_steps = ev.total_steps or info.max_steps
+            info.steps = max(info.steps, ev.start_step)
             info.error = ""
-        elif kind == "step":
-            info.steps = int(ev.get("step", info.steps))
-            info.max_steps = int(ev.get("max_steps", info.max_steps) or info.max_steps)
-            info.final_loss = ev.get("loss", info.final_loss)
-        elif kind in ("done", "stopped", "error"):
+        elif isinstance(ev, StepLogged):
+            info.steps = ev.step
+            info.max_steps = ev.max_steps or info.max_steps
+            info.final_loss = ev.loss if ev.loss is not None else info.final_loss
+        elif isinstance(ev, TERMINAL):
             lifecycle = ev
-            if kind == "done":
-                info.final_loss = ev.get("final_loss", info.final_loss)
-                info.duration_s = ev.get("duration_s")
-                info.adapter = Path(ev["adapter"]) if ev.get("adapter") else None
-            elif kind == "error":
-                info.error = str(ev.get("message", ""))
-            if "step" in ev:
-                info.steps = int(ev["step"])
-        if events:
-            info.last_event = events[-1]
-    if lifecycle is None:
+            if isinstance(ev, RunFinished):
+                info.final_loss = ev.final_loss if ev.final_loss is not None else info.final_loss
+                info.duration_s = ev.duration_s
+                info.adapter = Path(ev.adapter) if ev.adapter else None
+            elif isinstance(ev, RunFailed):
+                info.error = ev.message
+            if ev.step is not None:
+                info.steps = ev.step
+    info.last_event = events[-1] if events else None
+    holder = lock_holder(folder)
+    if lifecycle is None and holder is not None:  # a trainer owns it and is still preparing
+        info.status, info.pid = "running", holder.pid
+    elif lifecycle is None:
         info.status = "created" if (folder / RUN_CONFIG).is_file() and not events else "failed"
+        if events and not info.error:
+            info.error = "the trainer ended before it started training"
+    elif isinstance(lifecycle, RunStarted):
+        alive = is_alive(lifecycle.pid, lifecycle.pid_created, started_before=lifecycle.time)
+        info.status = "running" if alive else "failed"
+        if not alive:
+            info.error = "the trainer process ended without a final event (killed or crashed)"
     else:
-        kind = lifecycle["event"]
-        if kind == "start":
-            alive = is_alive(lifecycle.get("pid"), lifecycle.get("time"))
-            info.status = "running" if alive else "failed"
-            if not alive:
-                info.error = "the trainer process ended without a final event (killed or crashed)"
-        else:
-            info.status = {"done": "done", "stopped": "stopped", "error": "failed"}[kind]
-    if info.started is not None and info.duration_s is None and events:
-        info.duration_s = float(events[-1].get("time", info.started)) - float(info.started)
+        info.status = {RunFinished: "done", RunStopped: "stopped", RunFailed: "failed"}[type(lifecycle)]
+    last_time = events[-1].time if events else None
+    if info.started is not None and info.duration_s is None and last_time is not None:
+        info.duration_s = float(last_time) - float(info.started)
     info.checkpoint = latest_checkpoint(folder)
     if info.adapter is None and (folder / ADAPTER_DIR / "adapter_config.json").is_file():
         info.adapter = folder / ADAPTER_DIR

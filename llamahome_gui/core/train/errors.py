@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llamahome_gui.core.units import fmt_gib
+
 
 class TrainingError(RuntimeError):
     """A run cannot start or continue. ``hint`` says what to change."""
@@ -25,10 +27,6 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.2f} GiB"
-
-
 def memory_figures(device: str) -> str:
     """What the device has and what this process used, for an out-of-memory message."""
     import torch
@@ -36,12 +34,12 @@ def memory_figures(device: str) -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         free, total = torch.cuda.mem_get_info()
         peak = torch.cuda.max_memory_allocated()
-        return (f"GPU memory: peak allocated {_gib(peak)}, free {_gib(free)} of {_gib(total)}")
+        return (f"GPU memory: peak allocated {fmt_gib(peak)}, free {fmt_gib(free)} of {fmt_gib(total)}")
     import psutil
 
     vm = psutil.virtual_memory()
     rss = psutil.Process().memory_info().rss
-    return f"RAM: this process {_gib(rss)}, available {_gib(vm.available)} of {_gib(vm.total)}"
+    return f"RAM: this process {fmt_gib(rss)}, available {fmt_gib(vm.available)} of {fmt_gib(vm.total)}"
 
 
 def out_of_memory_error(exc: BaseException, device: str, training: Any, lora: Any,

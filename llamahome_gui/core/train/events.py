@@ -1,39 +1,39 @@
-"""The trainer's voice: JSON-lines events, metrics.csv and TensorBoard, written as they happen.
+"""The trainer's voice: run events, metrics.csv and TensorBoard, written as they happen.
 
-Every event is one line in ``events.jsonl``, flushed at once so the GUI (another process)
-can tail it; listeners (the CLI's progress display, ``--events -``) get the same dicts.
-Only rank 0 of a several-process run writes; the other ranks get a silent log.
+Every event is a ``core.runs.events`` dataclass, written as one line in ``events.jsonl`` and
+flushed at once so the GUI (another process) can tail it; listeners (the CLI's progress
+display, ``--events -``) get the same dataclass. Only rank 0 of a several-process run
+writes; the other ranks get a silent log.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-import math
+import dataclasses
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from llamahome_gui.core.runs.folders import EVENTS_FILE, METRICS_FILE, TENSORBOARD_DIR
+from llamahome_gui.core.runs.events import (
+    EVENTS_FILE,
+    Checkpointed,
+    Evaluated,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStopped,
+    StepLogged,
+    encode,
+)
+from llamahome_gui.core.runs.folders import METRICS_FILE, TENSORBOARD_DIR
 
-Listener = Callable[[dict[str, Any]], None]
+Listener = Callable[[Event], None]
 METRIC_COLUMNS = ("time", "step", "epoch", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s",
                   "eval_loss")
-
-
-def _clean(value: Any) -> Any:
-    """JSON has no NaN/inf: write them as null so every line stays parseable."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+# Written to disk (fsync) at once: the last word of a run, and what resuming relies on.
+_DURABLE = (RunFinished, RunStopped, RunFailed, Checkpointed)
 
 
 class EventLog:
@@ -63,43 +63,52 @@ class EventLog:
 
             self._tb = SummaryWriter(log_dir=str(run_dir / TENSORBOARD_DIR), flush_secs=10)
 
-    def emit(self, event: str, **fields: Any) -> dict[str, Any]:
-        record = _clean({"event": event, "time": round(time.time(), 3), **fields})
-        if self._events is not None:
-            self._events.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._events.flush()
-            if event in ("done", "stopped", "error", "checkpoint"):
-                os.fsync(self._events.fileno())
-        self._record_metrics(record)
+    def emit(self, event: Event) -> Event:
+        """Stamp ``event`` with the time (unless it has one), write it and tell the listeners."""
+        if event.time is None:
+            event = dataclasses.replace(event, time=round(time.time(), 3))
+        try:
+            if self._events is not None:
+                self._events.write(encode(event) + "\n")
+                self._events.flush()
+                if isinstance(event, _DURABLE):
+                    os.fsync(self._events.fileno())
+            self._record_metrics(event)
+        except OSError as exc:  # e.g. a full disk: the run goes on, the listeners still hear it
+            self._warn(f"could not write {event.kind} to {self.run_dir}: {exc}")
         for listener in list(self.listeners):
             try:
-                listener(record)
+                listener(event)
             except Exception as exc:  # a closed pipe must not end the run
                 self.listeners.remove(listener)
-                import sys
+                self._warn(f"an event listener failed and was dropped: {exc!r}")
+        return event
 
-                print(f"warning: an event listener failed and was dropped: {exc!r}",
-                      file=sys.stderr)
-        return record
+    @staticmethod
+    def _warn(text: str) -> None:
+        import sys
 
-    def _record_metrics(self, record: dict[str, Any]) -> None:
-        kind = record["event"]
-        if kind not in ("step", "eval") or self._csv is None:
+        print(f"warning: {text}", file=sys.stderr, flush=True)
+
+    def _record_metrics(self, event: Event) -> None:
+        if not isinstance(event, (StepLogged, Evaluated)) or self._csv is None:
             return
-        row = {k: record.get(k) for k in METRIC_COLUMNS}
-        self._csv.writerow(row)
+        record = event.to_record()
+        self._csv.writerow({k: record.get(k) for k in METRIC_COLUMNS})
         self._metrics.flush()
         if self._tb is None:
             return
-        step = int(record["step"])
-        if kind == "step":
+        if isinstance(event, StepLogged):
             for key, tag in (("loss", "train/loss"), ("lr", "train/learning_rate"),
                              ("grad_norm", "train/grad_norm"), ("tokens_per_s", "train/tokens_per_s"),
-                             ("epoch", "train/epoch")):
+                             ("epoch", "train/epoch"), ("reward_margin", "dpo/reward_margin"),
+                             ("reward_accuracy", "dpo/reward_accuracy"),
+                             ("rewards_chosen", "dpo/rewards_chosen"),
+                             ("rewards_rejected", "dpo/rewards_rejected")):
                 if record.get(key) is not None:
-                    self._tb.add_scalar(tag, float(record[key]), step)
+                    self._tb.add_scalar(tag, float(record[key]), event.step)
         elif record.get("eval_loss") is not None:
-            self._tb.add_scalar("eval/loss", float(record["eval_loss"]), step)
+            self._tb.add_scalar("eval/loss", float(record["eval_loss"]), event.step)
 
     def close(self) -> None:
         if self._tb is not None:
@@ -108,5 +117,16 @@ class EventLog:
             self._tb = None
         for fh in (self._events, self._metrics):
             if fh is not None and not fh.closed:
-                fh.flush()
-                fh.close()
+                try:
+                    fh.close()
+                except OSError as exc:  # the buffered rest did not fit on the disk
+                    self._warn(f"could not finish writing {fh.name}: {exc}")
+
+
+def record_failure(run_dir: Path, message: str, hint: str = "") -> None:
+    """Write a run's failure when no trainer got to write it (it failed before starting)."""
+    log = EventLog(run_dir, tensorboard=False)
+    try:
+        log.emit(RunFailed(message=message, hint=hint))
+    finally:
+        log.close()

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+from llamahome_gui.core.runs.events import (
+    Checkpointed,
+    Evaluated,
+    Event,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    StatusReported,
+    StepLogged,
+)
+from llamahome_gui.core.units import fmt_duration
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -20,9 +25,10 @@ def _num(value: Any, fmt: str) -> str:
 class ProgressDisplay:
     """An event listener that prints progress to ``out``."""
 
-    def __init__(self, out: TextIO, *, bar: bool, width: int = 24) -> None:
+    def __init__(self, out: TextIO, *, bar: bool, width: int = 24, every: int = 1) -> None:
         self.out = out
         self.bar = bar
+        self.every = max(1, every)  # plain lines: one per this many steps (and the last)
         self.width = width
         self._open_line = False
 
@@ -33,40 +39,41 @@ class ProgressDisplay:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "status":
-            self._line(str(event.get("message", "")))
-        elif kind == "start":
-            cfg = event.get("config", {})
-            resumed = event.get("resumed_from") or 0
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, StatusReported):
+            self._line(event.message)
+        elif isinstance(event, RunStarted):
+            cfg = event.config
+            resumed = event.start_step
+            params = f"{event.trainable_params:,}" if event.trainable_params is not None else "?"
             self._line(
                 f"training {cfg.get('model')} on {cfg.get('dataset')} "
                 f"({cfg.get('train_examples')} examples, {cfg.get('eval_examples')} for eval), "
-                f"{event.get('total_steps')} steps, {event.get('trainable_params'):,} trainable "
-                f"parameters, {cfg.get('device')}" + (f", resuming at step {resumed}" if resumed else ""))
+                f"{event.total_steps} steps, {params} trainable parameters, {cfg.get('device')}"
+                + (f", resuming at step {resumed}" if resumed else ""))
             for note in cfg.get("notes", []):
                 self._line(f"note: {note}")
-        elif kind == "step":
+        elif isinstance(event, StepLogged):
             self._step(event)
-        elif kind == "eval":
-            self._line(f"step {event.get('step')}: eval loss {_num(event.get('eval_loss'), '.4f')}")
-        elif kind == "checkpoint":
-            self._line(f"checkpoint: {event.get('path')}")
-        elif kind == "stopped":
-            self._line(f"stopped at step {event.get('step')}; checkpoint: {event.get('checkpoint')}")
-        elif kind == "done":
-            self._line(f"final loss {_num(event.get('final_loss'), '.4f')} "
-                       f"({event.get('reason')}); adapter: {event.get('adapter')}")
+        elif isinstance(event, Evaluated):
+            self._line(f"step {event.step}: eval loss {_num(event.eval_loss, '.4f')}")
+        elif isinstance(event, Checkpointed):
+            self._line(f"checkpoint: {event.path}")
+        elif isinstance(event, RunStopped):
+            self._line(f"stopped at step {event.step}; checkpoint: {event.checkpoint}")
+        elif isinstance(event, RunFinished):
+            self._line(f"final loss {_num(event.final_loss, '.4f')} "
+                       f"({event.reason}); adapter: {event.adapter}")
 
-    def _step(self, e: dict[str, Any]) -> None:
-        step, total = int(e.get("step", 0)), max(1, int(e.get("max_steps", 1)))
-        stats = (f"loss {_num(e.get('loss'), '.4f')}  lr {_num(e.get('lr'), '.2e')}  "
-                 f"{_num(e.get('tokens_per_s'), '.0f')} tok/s  eta {_duration(e.get('eta_s'))}")
+    def _step(self, e: StepLogged) -> None:
+        step, total = e.step, max(1, e.max_steps)
+        stats = (f"loss {_num(e.loss, '.4f')}  lr {_num(e.lr, '.2e')}  "
+                 f"{_num(e.tokens_per_s, '.0f')} tok/s  eta {fmt_duration(e.eta_s)}")
         if not self.bar:
-            self._line(f"step {step}/{total}  {stats}")
+            if step % self.every == 0 or step >= total:
+                self._line(f"step {step}/{total}  {stats}")
             return
-        filled = int(self.width * step / total)
+        filled = int(self.width * min(step, total) / total)
         bar = "#" * filled + "." * (self.width - filled)
         self.out.write(f"\r[{bar}] {step}/{total}  {stats}\033[K")
         self.out.flush()

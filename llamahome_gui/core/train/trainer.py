@@ -19,15 +19,25 @@ import os
 import random
 import time
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
 
+from llamahome_gui.core.runs.events import (
+    Checkpointed,
+    Evaluated,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    StatusReported,
+    StepLogged,
+)
 from llamahome_gui.core.runs.folders import ADAPTER_DIR
 from llamahome_gui.core.runs.history import latest_checkpoint
+from llamahome_gui.core.runs.liveness import process_created
 from llamahome_gui.core.train import distributed as dd
 from llamahome_gui.core.train.batching import IGNORE, Row, collate, epoch_batches, rank_batches
 from llamahome_gui.core.train.checkpoint import load_checkpoint, save_checkpoint
@@ -39,38 +49,23 @@ from llamahome_gui.core.train.prepare import (
     autocast_dtype,
     configure_gpu,
     load_model,
-    load_records,
     model_dir,
-    prepare_data,
     set_threads,
 )
+from llamahome_gui.core.train.session import (
+    Interrupted,
+    StopFlag,
+    TrainResult,
+    install_stop_hooks,
+    load_run_records,
+    prepare_run_data,
+    run_summary,
+)
+
+__all__ = ["LoraTrainer", "StopFlag", "TrainResult"]
 
 # Model types whose logits are exactly lm_head(decoder output): head-only logits are safe.
 _HEAD_ONLY_TYPES = {"llama", "mistral", "qwen2", "qwen3", "smollm3", "phi3", "olmo2", "starcoder2"}
-
-
-class _Interrupted(Exception):
-    """Raised from inside a forward or backward pass when a stop was requested."""
-
-
-class StopFlag:
-    """Set from a signal handler; the loop checks it between micro-batches."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def set(self) -> None:
-        self.requested = True
-
-
-@dataclass
-class TrainResult:
-    status: str  # "done" or "stopped"
-    step: int
-    adapter: Path | None = None
-    checkpoint: Path | None = None
-    final_loss: float | None = None
-    reason: str = ""
 
 
 def _batches_for_rank(rows: list[Row], bs: int, seed: int, epoch: int, grouped: bool,
@@ -96,7 +91,7 @@ class LoraTrainer:
 
     # ------------------------------------------------------------------ setup
     def _status(self, message: str) -> None:
-        self.log.emit("status", message=message)
+        self.log.emit(StatusReported(message=message))
 
     def _setup(self) -> Prepared:
         import torch
@@ -122,22 +117,11 @@ class LoraTrainer:
         random.seed(seed)
         torch.manual_seed(seed + self.dist.rank)
         configure_gpu(self.device, self.cfg["resource"])
-        dpo = self.training.method == "dpo"
-        if dpo:
-            from llamahome_gui.core.train.dpo import (
-                DpoObjective,
-                collate_pairs,
-                load_pairs,
-                pair_count,
-                prepare_pairs,
-            )
-        records = load_pairs(self.training) if dpo else load_records(self.training)
+        records = load_run_records(self.training)  # before the model: bad data fails fast
         self.model_dir = model_dir(m, progress=self._status)
         self._status(f"loading {self.model_dir}")
         model, self.tokenizer = load_model(self.model_dir, m, self.device)
-        system_prompt = self.cfg["inference"].chat.system_prompt if "inference" in self.cfg else None
-        data = (prepare_pairs if dpo else prepare_data)(self.training, records, self.tokenizer,
-                                                        system_prompt)
+        data = prepare_run_data(self.cfg, self.tokenizer, records)
         if self.training.gradient_checkpointing:
             enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x
             if enable is not None:
@@ -152,35 +136,21 @@ class LoraTrainer:
         mtype = getattr(base.config, "model_type", "")
         self._decoder = base.get_decoder() if mtype in _HEAD_ONLY_TYPES else None
         self._head = base.get_output_embeddings() if self._decoder is not None else None
-        self.objective = DpoObjective(self.model, self._forward, self.cfg["training"].dpo) \
-            if dpo else None
-        self._collate = collate_pairs if dpo else collate
-        self._count = pair_count if dpo else (lambda c: float((c["targets"] != IGNORE).sum()))
+        self.objective = None
+        self._collate = collate
+        self._count: Any = lambda c: float((c["targets"] != IGNORE).sum())
+        if self.training.method == "dpo":
+            from llamahome_gui.core.train.dpo import DpoObjective, collate_pairs, pair_count
+
+            self.objective = DpoObjective(self.model, self._forward, self.cfg["training"].dpo)
+            self._collate, self._count = collate_pairs, pair_count
         self._install_stop_hooks()
         return data
 
     def _install_stop_hooks(self) -> None:
-        """Let a stop request cut into a long micro-batch: every decoder layer checks the flag
-        in the forward pass and, through a gradient hook on its output, in the backward pass.
-        (In a several-process run all ranks must stop at the same step boundary instead.)"""
-        import torch
-        if self.dist.active:
-            return
-
-        def check(grad: Any = None) -> Any:
-            if self.stop.requested:
-                raise _Interrupted
-            return grad
-
-        def after_forward(module: Any, args: Any, output: Any) -> None:
-            check()
-            out = output[0] if isinstance(output, tuple) else output
-            if isinstance(out, torch.Tensor) and out.requires_grad:
-                out.register_hook(check)
-
-        for module in self.model.modules():
-            if type(module).__name__.endswith("DecoderLayer"):
-                module.register_forward_hook(after_forward)
+        """In a several-process run all ranks must stop at the same step boundary instead."""
+        if not self.dist.active:
+            install_stop_hooks(self.model, self.stop)
 
     def _schedule(self, data: Prepared) -> None:
         import torch
@@ -274,7 +244,7 @@ class LoraTrainer:
                                    self.scaler)
         finally:
             torch.set_rng_state(cpu_now)
-        self.log.emit("checkpoint", step=self.step, path=str(path))
+        self.log.emit(Checkpointed(step=self.step, path=str(path)))
         return path
 
     # ------------------------------------------------------------------ run
@@ -282,21 +252,33 @@ class LoraTrainer:
         try:
             return self._train()
         except TrainingError as exc:
-            self.log.emit("error", message=exc.message, hint=exc.hint, step=self.step)
+            self._report(RunFailed(message=exc.message, hint=exc.hint, step=self.step))
             raise
         except Exception as exc:
             if is_out_of_memory(exc):
                 err = out_of_memory_error(exc, getattr(self, "device", "cpu"), self.training,
                                           self.lora, self.step)
-                self.log.emit("error", message=err.message, hint=err.hint, step=self.step)
+                self._report(RunFailed(message=err.message, hint=err.hint, step=self.step))
                 raise err from exc
-            self.log.emit("error", message=f"{type(exc).__name__}: {exc}",
-                          hint="this looks like a bug or an unsupported model; the trainer's "
-                          "output has the details", step=self.step)
+            self._report(RunFailed(
+                message=f"{type(exc).__name__}: {exc}", step=self.step,
+                hint="this looks like a bug or an unsupported model; the trainer's output has "
+                "the details"))
             raise
         finally:
             self.log.close()
             dd.teardown(getattr(self, "dist", dd.Dist()))
+
+    def _report(self, failure: RunFailed) -> None:
+        """The run's last word, also when it failed before its event log was opened (e.g.
+        no such device): the run then reads "failed" with this reason, not "created"."""
+        if self.log.run_dir is None and os.environ.get("RANK", "0") in ("", "0") and \
+                getattr(self, "dist", dd.Dist()).main:
+            try:
+                self.log = EventLog(self.run_dir, listeners=self._listeners, tensorboard=False)
+            except OSError:
+                pass
+        self.log.emit(failure)
 
     def _train(self) -> TrainResult:
         import torch
@@ -314,27 +296,10 @@ class LoraTrainer:
                 self.losses = list(state.get("losses", []))
                 best, bad_evals = state.get("best_eval"), int(state.get("bad_evals", 0))
         trainable, total_params = count_parameters(self.model)
-        self.log.emit(
-            "start", pid=os.getpid(), total_steps=self.total_steps,
-            start_step=self.step, resumed_from=self.step, trainable_params=trainable,
-            total_params=total_params, steps_per_epoch=self.steps_per_epoch,
-            config={"model": str(self.model_dir), "dataset": str(data.dataset_path),
-                    "format": data.dataset_format, "records": data.records,
-                    "train_examples": data.train_samples, "eval_examples": data.eval_samples,
-                    "rows": len(data.train_rows), "packing": t.packing,
-                    "truncated": data.truncated, "skipped": data.skipped,
-                    "batch_size": t.per_device_train_batch_size,
-                    "gradient_accumulation_steps": t.gradient_accumulation_steps,
-                    "learning_rate": t.learning_rate, "lr_scheduler": t.lr_scheduler,
-                    "max_seq_length": t.max_seq_length, "epochs": t.num_train_epochs,
-                    "max_steps": t.max_steps, "method": t.method, "lora_r": self.lora.r,
-                    "lora_alpha": self.lora.lora_alpha, "use_dora": self.lora.use_dora,
-                    "use_rslora": self.lora.use_rslora,
-                    "quantization": self.cfg["model"].model.quantization,
-                    "target_modules": list(self.lora.target_modules), "device": self.device,
-                    "dtype": str(next(self.model.parameters()).dtype).replace("torch.", ""),
-                    "mixed_precision": str(self.amp).replace("torch.", "") if self.amp else "no",
-                    "world_size": self.dist.world, "threads": self.threads, "notes": data.notes})
+        self.log.emit(RunStarted(
+            pid=os.getpid(), pid_created=process_created(), total_steps=self.total_steps,
+            start_step=self.step, trainable_params=trainable, total_params=total_params,
+            steps_per_epoch=self.steps_per_epoch, config=run_summary(self, data)))
         self.model.train()
         cache: dict[str, Any] = {}
         loop_start, tokens_seen, first_step = time.time(), 0.0, self.step
@@ -359,8 +324,8 @@ class LoraTrainer:
                     (self.scaler.scale(scaled) if self.scaler else scaled).backward()
                     loss_acc += loss_sum.detach()
                     if self.stop.requested and not self.dist.active:
-                        raise _Interrupted
-            except _Interrupted:
+                        raise Interrupted
+            except Interrupted:
                 self.optimizer.zero_grad(set_to_none=True)
                 return self._stopped(rng)
             (loss_total,) = dd.all_sum(self.dist, [float(loss_acc)], self.device)
@@ -390,21 +355,22 @@ class LoraTrainer:
             elapsed = time.time() - loop_start
             if self.step % t.logging_steps == 0 or self.step == self.total_steps:
                 per_step = elapsed / max(1, self.step - first_step)
-                self.log.emit(
-                    "step", step=self.step, max_steps=self.total_steps,
+                self.log.emit(StepLogged(
+                    step=self.step, max_steps=self.total_steps,
                     epoch=round(self.step / self.steps_per_epoch, 4), loss=loss, lr=lr,
                     grad_norm=grad_norm, tokens_per_s=round(tokens_seen / max(elapsed, 1e-9), 1),
                     elapsed_s=round(time.time() - started, 2),
                     eta_s=round(per_step * (self.total_steps - self.step), 1),
-                    **self._rewards(True))
+                    **self._rewards(True)))
             if data.eval_rows and (self.step % t.eval_steps == 0 or self.step == self.total_steps):
                 try:
                     eval_loss = self._evaluate(data.eval_rows)
-                except _Interrupted:
+                except Interrupted:
                     self.model.train()
                     return self._stopped({"cpu": torch.get_rng_state()})
-                self.log.emit("eval", step=self.step, eval_loss=eval_loss,
-                              elapsed_s=round(time.time() - started, 2), **self._rewards(False))
+                self.log.emit(Evaluated(step=self.step, eval_loss=eval_loss,
+                                        elapsed_s=round(time.time() - started, 2),
+                                        **self._rewards(False)))
                 if best is None or eval_loss < best - t.early_stopping_min_delta:
                     best, bad_evals = eval_loss, 0
                 else:
@@ -432,7 +398,7 @@ class LoraTrainer:
         else:
             path = self._checkpoint({}, rng) if self.step > 0 else None
         dd.barrier(self.dist)
-        self.log.emit("stopped", step=self.step, checkpoint=str(path) if path else None)
+        self.log.emit(RunStopped(step=self.step, checkpoint=str(path) if path else None))
         return TrainResult("stopped", self.step, checkpoint=path,
                            final_loss=self.losses[-1] if self.losses else None, reason="interrupted")
 
@@ -443,6 +409,6 @@ class LoraTrainer:
             self.tokenizer.save_pretrained(adapter)
         dd.barrier(self.dist)
         duration = round(time.time() - started, 2)
-        self.log.emit("done", step=self.step, adapter=str(adapter), final_loss=last_loss,
-                      duration_s=duration, reason=reason)
+        self.log.emit(RunFinished(step=self.step, adapter=str(adapter), final_loss=last_loss,
+                                  duration_s=duration, reason=reason))
         return TrainResult("done", self.step, adapter=adapter, final_loss=last_loss, reason=reason)

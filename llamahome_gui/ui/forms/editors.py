@@ -26,8 +26,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.config.introspect import FieldSpec
 from llamahome_gui.ui.forms.registry import choices_of, register_widget
-from llamahome_gui.ui.state_support import FieldSpec
 
 INT32 = 2**31 - 1
 _ZERO_MEANS = re.compile(r"(?:^|[;.(]\s*|,\s*)0 = ([^;.)]+)")

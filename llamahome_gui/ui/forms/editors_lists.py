@@ -19,9 +19,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.config.introspect import FieldSpec
 from llamahome_gui.ui.forms.editors import LineEditor
 from llamahome_gui.ui.forms.registry import choices_of, list_item_type, register_widget
-from llamahome_gui.ui.state_support import FieldSpec
 
 
 @register_widget("path")

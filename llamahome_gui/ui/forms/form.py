@@ -26,10 +26,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.config.introspect import FieldSpec, humanize, section_specs
 from llamahome_gui.ui.forms.editors import format_scientific
 from llamahome_gui.ui.forms.registry import REGISTRY, EditorRegistry, choices_of
 from llamahome_gui.ui.state import ConfigState, ConfigStateError
-from llamahome_gui.ui.state_support import FieldSpec, humanize, section_specs
 
 _WIDE = ("path", "strlist", "text", "checklist", "toml")
 _MEDIUM = ("line", "size", "numberlist")
@@ -98,7 +98,10 @@ class FieldRow(QWidget):
         self.editor.setToolTip(tip)
         self.editor.setAccessibleName(self.spec.title)
         self.editor.setAccessibleDescription(self.spec.description)
-        self.label = QLabel(self.spec.title, self)
+        # a field no code acts on says so where it is read, not only in its tooltip
+        title = f"{self.spec.title} <i>(informational)</i>" if self.spec.informational \
+            else self.spec.title
+        self.label = QLabel(title, self)
         self.label.setObjectName(f"{key_path}.label")
         self.label.setProperty("fieldLabel", True)
         self.label.setToolTip(tip)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from PyQt6.QtWidgets import QWidget
 
-from llamahome_gui.ui.state_support import FieldSpec
+from llamahome_gui.config.introspect import FieldSpec
 
 EditorFactory = Callable[[FieldSpec, "QWidget | None"], QWidget]
 

@@ -35,22 +35,22 @@ from llamahome_gui.core.chat.conversation import (
     load_conversation,
     save_conversation,
 )
+from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.chat_history import ChatHistoryWidget
 from llamahome_gui.ui.widgets.chat_panel import ChatConversationPanel
 from llamahome_gui.ui.widgets.chat_pickers import ChatPickersWidget
-from llamahome_gui.ui.widgets.chat_transcript import palette_colors
 from llamahome_gui.workers.chat_worker import ChatWorker
 
 FAILURES = {"load": "Could not load the model", "adapter": "Could not use the adapter",
             "generate": "The answer failed", "unload": "Unloading failed"}
 
 
-def create_page(ctx: Any) -> QWidget:
+def create_page(ctx: AppContext) -> QWidget:
     return ChatPage(ctx)
 
 
 class ChatPage(QWidget):
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("page.chat")
         self.ctx = ctx
@@ -156,20 +156,17 @@ class ChatPage(QWidget):
         self.history.export_requested.connect(self._on_history_export_requested)
         self.history.delete_requested.connect(self._on_history_delete_requested)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.stop)
-        window = getattr(self.ctx, "window", None)
-        if window is not None and hasattr(window, "close_accepted"):
-            window.close_accepted.connect(self.shutdown)  # the model thread ends with the window
-        theme = getattr(self.ctx, "theme", None)
-        if theme is not None and hasattr(theme, "changed"):
-            theme.changed.connect(self._on_theme_changed)  # a bound slot: dropped with the page
+        ctx = self.ctx
+        if ctx.window is not None:
+            ctx.window.close_accepted.connect(self.shutdown)  # the model thread ends with it
+        ctx.theme.changed.connect(self._on_theme_changed)  # bound slots: dropped with the page
+        ctx.chat_with_adapter_requested.connect(self.set_adapter)
 
     def _on_theme_changed(self, _dark: bool) -> None:
         self._apply_colors()
 
     def _apply_colors(self) -> None:
-        theme = getattr(self.ctx, "theme", None)
-        self.panel.set_colors(theme.colors() if theme is not None and hasattr(theme, "colors")
-                              else palette_colors(self))
+        self.panel.set_colors(self.ctx.theme.colors())
 
     # -- public API -------------------------------------------------------------------------
     @property

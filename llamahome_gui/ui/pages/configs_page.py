@@ -32,9 +32,9 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.config.introspect import humanize
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.forms import ConfigForm, build_form
-from llamahome_gui.ui.state_support import humanize
 
 
 def compact_diff(text: str, context: int = 1) -> str:
@@ -155,6 +155,16 @@ class ConfigsPage(QWidget):
         banner_layout.addWidget(keep_button)
         self.banner.hide()
 
+        # schema files that could not become a component: said here, the rest works
+        problems = ctx.config.schema_issues()
+        self.schema_problems = QLabel("Schema file problems (fix them to get these forms):\n"
+                                      + "\n".join(str(i) for i in problems))
+        self.schema_problems.setObjectName("config.schema_problems")
+        self.schema_problems.setWordWrap(True)
+        self.schema_problems.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.schema_problems.setVisible(bool(problems))
+
         self.tabs = QTabWidget()
         self.tabs.setObjectName("config.tabs")
         self.tabs.setDocumentMode(True)
@@ -172,11 +182,8 @@ class ConfigsPage(QWidget):
         self.diff_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.diff_view.setPlaceholderText("No unsaved changes. Edit a field and the lines that "
                                           "Save will change appear here.")
-        theme = getattr(ctx, "theme", None)
-        self._highlighter = DiffHighlighter(self.diff_view.document(), theme.colors()) \
-            if theme is not None else None
-        if theme is not None:
-            theme.changed.connect(self._on_theme_changed)  # bound: dropped with the page
+        self._highlighter = DiffHighlighter(self.diff_view.document(), ctx.theme.colors())
+        ctx.theme.changed.connect(self._on_theme_changed)  # bound: dropped with the page
         diff_layout.addWidget(self.diff_title)
         diff_layout.addWidget(self.diff_view, 1)
         self.diff_panel = diff_panel
@@ -194,6 +201,7 @@ class ConfigsPage(QWidget):
         layout.addWidget(subtitle)
         layout.addLayout(bar)
         layout.addWidget(self.banner)
+        layout.addWidget(self.schema_problems)
         layout.addWidget(self.splitter, 1)
 
         self._diff_timer = QTimer(self)
@@ -211,9 +219,7 @@ class ConfigsPage(QWidget):
 
     # -- building -------------------------------------------------------------------------
     def _on_theme_changed(self, _dark: bool) -> None:
-        theme = getattr(self.ctx, "theme", None)
-        if self._highlighter is not None and theme is not None:
-            self._highlighter.set_colors(theme.colors())
+        self._highlighter.set_colors(self.ctx.theme.colors())
 
     def _add_component_tab(self, component: str) -> None:
         form = build_form(self.state, component)
@@ -261,8 +267,7 @@ class ConfigsPage(QWidget):
     def _fill_presets_menu(self, describe: bool = True) -> None:
         """One action per preset; ``describe`` reads each preset for its tooltip (slower)."""
         self.presets_menu.clear()
-        presets = getattr(self.ctx.config, "presets", None)
-        names = sorted(presets()) if callable(presets) else []
+        names = sorted(self.ctx.config.presets())
         for name in names:
             action = self.presets_menu.addAction(humanize(name.replace("-", "_")))
             action.setObjectName(f"config.preset.{name}")

@@ -1,6 +1,6 @@
 """The Monitor page: rolling CPU, RAM and per-GPU graphs with the current values shown large.
 
-Data comes from the app's one ``MonitorService`` (``shared_monitor``); this page only draws.
+Data comes from the app's one ``MonitorService`` (``ctx.monitor``); this page only draws.
 Graphs redraw on each sample while the page is visible and not paused; the range selector
 picks the window (1 min / 10 min / 1 h) read from the ring buffers. Alerts and monitor
 problems go to the log list at the bottom; nothing here is modal except the export file
@@ -29,12 +29,12 @@ from PyQt6.QtWidgets import (
 from llamahome_gui.core.monitor.alerts import Alert
 from llamahome_gui.core.monitor.sample import Sample
 from llamahome_gui.core.monitor.store import RowWriter
+from llamahome_gui.core.units import GIB, fmt_bytes, fmt_gib
+from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.resource_plot import COLOURS, ResourcePlotWidget
-from llamahome_gui.workers.monitor_worker import MonitorService, shared_monitor
+from llamahome_gui.workers.monitor_worker import MonitorService
 
 RANGES: tuple[tuple[str, int], ...] = (("1 min", 60), ("10 min", 600), ("1 h", 3600))
-GIB = 2**30
-MIB = 2**20
 HEADROOM = 1.12  # y axis above a limit line, so its label stays readable
 GPU_COLOURS = ("#22c55e", "#3b82f6", "#eab308", "#a855f7", "#f97316", "#14b8a6", "#ec4899",
                "#64748b")
@@ -43,25 +43,23 @@ GPU_COLOURS = ("#22c55e", "#3b82f6", "#eab308", "#a855f7", "#f97316", "#14b8a6",
 RANGE_SETTING = "monitor/range_s"
 
 
-def _saved_range(ctx: Any) -> int:
+def _saved_range(ctx: AppContext | None) -> int:
     """The range the user picked last time (QSettings), else 1 min."""
+    if ctx is None:
+        return 60
     try:
         value = int(ctx.settings.value(RANGE_SETTING, 60))
-    except (AttributeError, TypeError, ValueError):
+    except (TypeError, ValueError):
         return 60
     return value if value in dict(RANGES).values() else 60
 
 
-def create_page(ctx: Any) -> QWidget:
-    return MonitorPage(shared_monitor(ctx), ctx)
-
-
-def _size(n: float) -> str:
-    return f"{n / GIB:.1f} GiB" if n >= GIB else f"{n / MIB:.0f} MiB"
+def create_page(ctx: AppContext) -> QWidget:
+    return MonitorPage(ctx.monitor, ctx)
 
 
 class MonitorPage(QWidget):
-    def __init__(self, service: MonitorService, ctx: Any = None,
+    def __init__(self, service: MonitorService, ctx: AppContext | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("page.monitor")
@@ -133,9 +131,8 @@ class MonitorPage(QWidget):
         service.alert_raised.connect(self._on_service_alert)
         service.alert_cleared.connect(self._on_service_alert)
         service.problem_reported.connect(self._on_service_problem_reported)
-        theme = getattr(ctx, "theme", None)
-        if theme is not None and hasattr(theme, "changed"):
-            theme.changed.connect(self._on_theme_changed)
+        if ctx is not None:
+            ctx.theme.changed.connect(self._on_theme_changed)
         if service.latest is not None:
             self._on_service_sampled(service.latest)
 
@@ -149,11 +146,13 @@ class MonitorPage(QWidget):
     def _build_host_graphs(self) -> None:
         cpu = ResourcePlotWidget("cpu", "CPU use", "%", y_range=(0, 100))
         cpu.add_curve("cpu_percent", COLOURS["cpu"], label="all cores", fill=True).setZValue(10)
+        cpu.add_curve("app_cpu_percent", COLOURS["app"], label="this app + trainer", width=1)
         self._place(cpu)
         ram = ResourcePlotWidget("ram", "Memory", "GiB", y_range=None)
         ram.add_curve("ram_used_bytes", COLOURS["ram"], label="RAM used", scale=GIB, fill=True)
         ram.add_curve("watched_rss_bytes", COLOURS["watched"], label="trainer", scale=GIB)
-        ram.add_curve("app_rss_bytes", COLOURS["app"], label="this app", scale=GIB, width=1)
+        ram.add_curve("app_private_bytes", COLOURS["app"], label="this app (private)", scale=GIB,
+                      width=1)
         self._place(ram)
 
     def _build_core_curves(self, count: int) -> None:
@@ -198,14 +197,21 @@ class MonitorPage(QWidget):
                                      f"{len(s.cpu_per_core)} cores, busiest {busiest:.0f} %")
         self.graphs["cpu"].set_line("limit", limits.cpu * 100, f"limit {limits.cpu * 100:.0f} %")
         watched = sum(s.watched_rss_bytes.values())
-        detail = f"of {_size(s.ram_total_bytes)} ({s.ram_percent:.0f} %)\nthis app {_size(s.app_rss_bytes)}"
+        # used = total - available; file-backed pages count as available, so the app is
+        # shown by its private memory (the part inside "used"), its RSS in the tooltip
+        detail = (f"used of {fmt_bytes(s.ram_total_bytes)} ({s.ram_percent:.0f} %)\n"
+                  f"this app {fmt_bytes(s.app_private_bytes)} private")
         if s.watched_rss_bytes:
-            detail += f"\ntrainer {_size(watched)}"
+            detail += f"\ntrainer {fmt_bytes(watched)}"
         if s.swap_total_bytes:
-            detail += f"\nswap {_size(s.swap_used_bytes)}"
+            detail += f"\nswap {fmt_bytes(s.swap_used_bytes)}"
         ram = self.graphs["ram"]
-        ram.set_value(f"{s.ram_used_bytes / GIB:.1f} GiB", detail)
-        ram.set_line("total", s.ram_total_bytes / GIB, f"total {_size(s.ram_total_bytes)}",
+        ram.set_value(fmt_gib(s.ram_used_bytes), detail)
+        ram.setToolTip(f"Used = total − available (all programs). This app: "
+                       f"{fmt_bytes(s.app_private_bytes)} private, {fmt_bytes(s.app_rss_bytes)} resident "
+                       "counting mapped libraries and model files; trainer: resident, with its "
+                       "children.")
+        ram.set_line("total", s.ram_total_bytes / GIB, f"total {fmt_bytes(s.ram_total_bytes)}",
                      colour="#94a3b8", position=0.55)
         ram.set_line("limit", limits.memory * s.ram_total_bytes / GIB,
                      f"limit {limits.memory * 100:.0f} %")
@@ -241,7 +247,7 @@ class MonitorPage(QWidget):
         procs = sorted((p for g in gpus for p in g.processes if p.used_memory_bytes),
                        key=lambda p: -(p.used_memory_bytes or 0))
         if procs:
-            detail += "\n" + "\n".join(f"{p.name or f'pid {p.pid}'} {_size(p.used_memory_bytes or 0)}"
+            detail += "\n" + "\n".join(f"{p.name or f'pid {p.pid}'} {fmt_bytes(p.used_memory_bytes or 0)}"
                                          for p in procs[:3])
         mem.set_value(big("{:.1f} GiB", used), detail)
         mem.set_y_max(top * HEADROOM)
@@ -304,9 +310,8 @@ class MonitorPage(QWidget):
 
     def _on_range_group_clicked(self, seconds: int) -> None:
         self.range_s = seconds
-        settings = getattr(self.ctx, "settings", None)
-        if settings is not None:
-            settings.setValue(RANGE_SETTING, seconds)
+        if self.ctx is not None:
+            self.ctx.settings.setValue(RANGE_SETTING, seconds)
         self.redraw()
 
     def _on_pause_button_toggled(self, paused: bool) -> None:

@@ -1,4 +1,4 @@
-"""What the window shows where a page is missing from this build, or failed to open."""
+"""What the window shows where a page failed to open: the error, calmly, instead of a crash."""
 
 from __future__ import annotations
 
@@ -27,13 +27,6 @@ class PlaceholderPage(QWidget):
         layout.addWidget(body)
         layout.addStretch(2)
         self.page_title = title
-
-
-def missing_page(title: str, module: str) -> PlaceholderPage:
-    return PlaceholderPage(
-        title, f"{title} is not available in this build",
-        f"This version of LlamaHome GUI was built without the {title} page "
-        f"(module {module}). The other pages work as usual.")
 
 
 def failed_page(title: str, module: str, error: BaseException) -> PlaceholderPage:

@@ -28,8 +28,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from llamahome_gui.core.units import fmt_duration
+from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.run_compare import RunDetailsPanel
-from llamahome_gui.ui.widgets.train_progress import fmt_duration, fmt_loss
+from llamahome_gui.ui.widgets.train_progress import fmt_loss
 
 COLUMNS = ("Status", "Started", "Model", "Dataset", "Steps", "Final loss", "Duration", "Folder")
 STATUS_COLOURS = {"running": "#2563eb", "done": "#16a34a", "stopped": "#d97706",
@@ -58,7 +60,7 @@ class _SortItem(QTableWidgetItem):
 class RunsPage(QWidget):
     """The run history under ``training.training.output_dir``."""
 
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self._runs: dict[str, Any] = {}  # folder path -> RunInfo
@@ -118,6 +120,7 @@ class RunsPage(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
+        ctx.runs_changed.connect(self.refresh)
         self.refresh()
         self._update_buttons()
 
@@ -229,9 +232,7 @@ class RunsPage(QWidget):
         runs = self.selected_runs()
         if len(runs) != 1:
             return
-        train = self.ctx.page("train")
-        if hasattr(train, "resume_run"):
-            train.resume_run(runs[0].path)
+        self.ctx.request_resume_run(str(runs[0].path))
 
     def _on_open_clicked(self) -> None:
         runs = self.selected_runs()
@@ -258,5 +259,5 @@ class RunsPage(QWidget):
         self.refresh()
 
 
-def create_page(ctx: Any) -> QWidget:
+def create_page(ctx: AppContext) -> QWidget:
     return RunsPage(ctx)

@@ -25,44 +25,30 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from llamahome_gui.ui.widgets.train_dataset import DATASET_KEYS, TrainDatasetPanel, dataset_file
-from llamahome_gui.ui.widgets.train_memory import TrainMemoryWidget
-from llamahome_gui.ui.widgets.train_model import TrainModelPanel, starter_folder
-from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_duration, fmt_loss
-from llamahome_gui.workers.run_events import (
+from llamahome_gui.core.runs.events import (
     RunFailed,
     RunFinished,
     RunStopped,
     last_start_index,
-    read_history,
+    read_events,
 )
+from llamahome_gui.core.runs.folders import RUN_COMPONENTS
+from llamahome_gui.core.units import fmt_duration
+from llamahome_gui.ui.context import AppContext
+from llamahome_gui.ui.widgets.train_dataset import DATASET_KEYS, TrainDatasetPanel
+from llamahome_gui.ui.widgets.train_memory import TrainMemoryWidget
+from llamahome_gui.ui.widgets.train_model import TrainModelPanel, starter_folder
+from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_loss
 from llamahome_gui.workers.run_task import LatestTask
 from llamahome_gui.workers.train_worker import TrainState, TrainWorker
 
-RUN_COMPONENTS = ("model", "training", "resource", "monitoring")
 ESTIMATE_KEYS_PREFIX = ("training.", "model.")
-GPU_DRIVER_PATHS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/kfd")
-
-
-def estimate_memory(model_dir: Path, configs: dict[str, Any]) -> Any:
-    """The engine's estimate (imports torch to find the device: runs in a worker thread)."""
-    from llamahome_gui.core.models.loading import pick_device
-    from llamahome_gui.core.models.memory import estimate_training_memory
-
-    model = configs["model"].model
-    device = model.device
-    if device == "auto" and not any(Path(p).exists() for p in GPU_DRIVER_PATHS):
-        device = "cpu"  # no GPU driver: no need to import torch to know that
-    return estimate_training_memory(
-        model_dir, configs["training"].training, configs["training"].lora,
-        device if device == "cpu" else pick_device(device), dtype=model.dtype, quantization=model.quantization,
-        memory_fraction=configs["resource"].gpu.memory_fraction)
 
 
 class TrainPage(QWidget):
     """Start, watch, stop and resume LoRA runs."""
 
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self._shown_once = False
@@ -152,6 +138,7 @@ class TrainPage(QWidget):
         self.worker.failed.connect(self.progress.on_failed)
         self.worker.failed.connect(self._on_worker_failed)
         ctx.state.value_changed.connect(self._on_state_value_changed)
+        ctx.resume_run_requested.connect(self.resume_run)
         self._update_buttons()
         app = QCoreApplication.instance()
         if app is not None:
@@ -172,12 +159,15 @@ class TrainPage(QWidget):
 
         return runs_root(self.ctx.state.value("training.training.output_dir"))
 
-    def effective_configs(self) -> dict[str, Any]:
-        """Validated models of what the forms show now (saved or not): the run's snapshot."""
+    def run_plan(self) -> Any:
+        """Core's run plan for what the forms show now (saved or not): the run's snapshot."""
         from llamahome_gui.config.schema import COMPONENTS
+        from llamahome_gui.core.runs.plan import plan_run
 
-        return {name: COMPONENTS[name].model_validate(self.ctx.state.values(name))
-                for name in RUN_COMPONENTS}
+        return plan_run(lambda name: COMPONENTS[name].model_validate(self.ctx.state.values(name)))
+
+    def effective_configs(self) -> dict[str, Any]:
+        return self.run_plan().configs
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
@@ -198,7 +188,9 @@ class TrainPage(QWidget):
             self.memory.set_error(f"Fix the settings first: {exc}".splitlines()[0])
             return
         self.memory.set_busy()
-        self._estimate.submit(estimate_memory, folder, configs)
+        from llamahome_gui.core.runs.plan import estimate_memory
+
+        self._estimate.submit(estimate_memory, configs, folder)
 
     def _on_estimate_succeeded(self, estimate: Any) -> None:
         self.memory.set_estimate(estimate)
@@ -229,14 +221,14 @@ class TrainPage(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return None
             extra.append("--force")  # the user was warned; the trainer would refuse again
-        from llamahome_gui.core.runs import new_run_dir, write_run_config
-
-        configs = self.effective_configs()
-        model_path = configs["model"].model.path
-        model_name = Path(model_path).name if model_path else configs["model"].model.name
-        data_name = dataset_file(configs["training"].training.dataset_path).stem
-        run_dir = new_run_dir(configs["training"].training.output_dir, f"{model_name}-{data_name}")
-        write_run_config(run_dir, configs)
+        plan = self.run_plan()
+        try:
+            run_dir = plan.create()
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot create the run folder", str(exc))
+            return None
+        if plan.configs["model"].model.trust_remote_code:  # chosen in the forms the user sees
+            extra.append("--trust-remote-code")
         self.progress.begin(run_dir)
         # run.toml is the config (what the forms show); the trainer reads it from the run folder
         self.worker.start(run_dir, extra_args=extra)
@@ -278,7 +270,7 @@ class TrainPage(QWidget):
     def _replay(self, run_dir: Path, *, earlier_segments_only: bool = False) -> None:
         """Draw a run's recorded curve (all of it, or only the segments before its newest
         start, which the worker replays itself when attaching)."""
-        history = read_history(run_dir)
+        history = read_events(run_dir)
         if earlier_segments_only:
             history = history[:last_start_index(history)]
         self.progress.replay(history)
@@ -321,9 +313,7 @@ class TrainPage(QWidget):
     def _monitor_service(self) -> Any:
         if self._monitor is None:
             try:
-                from llamahome_gui.workers.monitor_worker import shared_monitor
-
-                self._monitor = shared_monitor(self.ctx)
+                self._monitor = self.ctx.monitor
                 self._monitor.sampled.connect(self._on_monitor_sampled)
             except Exception:  # no monitor in this build: the loss curves still work
                 self._monitor = False
@@ -345,7 +335,7 @@ class TrainPage(QWidget):
     def _on_worker_finished(self, event: RunFinished) -> None:
         self.ctx.notify("Training finished",
                         f"Final loss {fmt_loss(event.final_loss)} in "
-                        f"{fmt_duration(event.duration_s)}. Adapter: {event.adapter_path}")
+                        f"{fmt_duration(event.duration_s)}. Adapter: {event.adapter}")
         self._refresh_runs_page()
 
     def _on_worker_stopped(self, event: RunStopped) -> None:
@@ -353,27 +343,14 @@ class TrainPage(QWidget):
         self._refresh_runs_page()
 
     def _on_worker_failed(self, event: RunFailed) -> None:
-        self.ctx.notify("Training failed", event.reason)
+        self.ctx.alert("Training failed", event.message, run_error=True)
         self._refresh_runs_page()
 
     def _refresh_runs_page(self) -> None:
-        try:
-            runs = self.ctx.page("runs")
-        except Exception:
-            return
-        if hasattr(runs, "refresh"):
-            runs.refresh()
+        self.ctx.runs_changed.emit()
 
     def _on_progress_chat_requested(self, adapter: str) -> None:
-        try:
-            chat = self.ctx.page("chat")
-        except Exception:
-            chat = None
-        if chat is not None and hasattr(chat, "set_adapter"):
-            chat.set_adapter(adapter)
-            self.ctx.navigate("chat")
-        else:
-            self.ctx.show_status("The Chat page is not available in this build", 5000)
+        self.ctx.request_chat_with_adapter(adapter)
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:
@@ -388,5 +365,5 @@ def open_folder(path: str) -> None:
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
-def create_page(ctx: Any) -> QWidget:
+def create_page(ctx: AppContext) -> QWidget:
     return TrainPage(ctx)

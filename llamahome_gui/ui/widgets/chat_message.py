@@ -156,6 +156,39 @@ class ChatTextWidget(QTextBrowser):
             self.setFixedHeight(height)
 
 
+class ElidedLabel(QLabel):
+    """One line that never asks for more width than it gets: a long text ends in "…" and the
+    whole of it is in the tooltip (a long adapter name must not widen a message past the
+    transcript, which clipped every answer at its right edge)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        self._full = text
+        self._elide()
+
+    def text(self) -> str:  # the whole text, not the elided one on screen
+        return self._full
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle,
+                                              max(self.width(), 40))
+        super().setText(shown)
+        self.setToolTip(self._full if shown != self._full else "")
+
+
 class ChatMessageWidget(QFrame):
     """A user question or an assistant answer, with a header and an optional stats line."""
 
@@ -166,7 +199,7 @@ class ChatMessageWidget(QFrame):
         self.setProperty("chatRole", role)
         self._text = ""
         self._parts: list[tuple[Segment, QWidget]] = []
-        self.header = QLabel(title)
+        self.header = ElidedLabel(title)
         self.header.setObjectName("chatHeader")
         self.footer = QLabel()
         self.footer.setObjectName("chatFooter")
@@ -223,7 +256,7 @@ class ChatMessageWidget(QFrame):
         metrics = self.fontMetrics()
         longest = max((metrics.horizontalAdvance(line) for line in self._text.splitlines()),
                       default=0)
-        header = metrics.horizontalAdvance(self.header.text())
+        header = metrics.horizontalAdvance(self.header.full_text())
         return max(longest, header) + 40
 
     def code_blocks(self) -> list[ChatCodeBlockWidget]:

@@ -57,7 +57,7 @@ def palette_colors(widget: QWidget) -> dict[str, str]:
 class ChatTranscriptWidget(QScrollArea):
     def __init__(self, welcome: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("chatTranscript")
+        self.setObjectName("chat.transcript")
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)

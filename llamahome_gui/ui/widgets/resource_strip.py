@@ -7,7 +7,6 @@ plus a two-minute sparkline, on every page. It is also where resource alerts rea
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from PyQt6.QtCore import Qt, QTimer
 from PyQt6.QtGui import QMouseEvent
@@ -15,20 +14,21 @@ from PyQt6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
 from llamahome_gui.core.monitor.alerts import Alert
 from llamahome_gui.core.monitor.sample import Sample
+from llamahome_gui.core.units import GIB
+from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.resource_plot import COLOURS
 from llamahome_gui.ui.widgets.sparkline_plot import SparklinePlotWidget
-from llamahome_gui.workers.monitor_worker import MonitorService, shared_monitor
+from llamahome_gui.workers.monitor_worker import MonitorService
 
-GIB = 2**30
 SPARK_SECONDS = 120
 
 
-def create_strip(ctx: Any) -> QWidget:
-    return ResourceStripWidget(shared_monitor(ctx), ctx)
+def create_strip(ctx: AppContext) -> QWidget:
+    return ResourceStripWidget(ctx.monitor, ctx)
 
 
 class ResourceStripWidget(QWidget):
-    def __init__(self, service: MonitorService, ctx: Any = None,
+    def __init__(self, service: MonitorService, ctx: AppContext | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("monitor.strip")
@@ -73,8 +73,8 @@ class ResourceStripWidget(QWidget):
         self.sparks["cpu"].set_values(history.get("cpu_percent", since)[1], 100.0)
         self.labels["ram"].setText(f"RAM {s.ram_used_bytes / GIB:.1f}/{s.ram_total_bytes / GIB:.0f} GiB")
         self.sparks["ram"].set_values(history.get("ram_used_bytes", since)[1], s.ram_total_bytes)
-        self.labels["ram"].setToolTip(f"RAM used {s.ram_percent:.0f} %; this app "
-                                      f"{s.app_rss_bytes / GIB:.2f} GiB")
+        self.labels["ram"].setToolTip(f"RAM used by all programs {s.ram_percent:.0f} %; this "
+                                      f"app {s.app_private_bytes / GIB:.2f} GiB private")
         gpu = next((g for g in s.gpus if g.memory_total_bytes), None)
         if gpu is None:
             self.labels["gpu"].setText("GPU –")
@@ -92,25 +92,15 @@ class ResourceStripWidget(QWidget):
                 history.get(f"gpu{gpu.index}_mem_used_bytes", since)[1], gpu.memory_total_bytes)
 
     # ---------------------------------------------------------------- alerts
-    def _backend(self) -> str:
-        try:
-            alerts = self.ctx.config.load("monitoring").alerts
-        except Exception:  # noqa: BLE001 - a broken file must not hide an alert
-            return "statusbar"
-        return alerts.notification_backend if alerts.enabled else "none"
-
     def _on_service_alert_raised(self, alert: Alert) -> None:
         if self.ctx is None or alert in self._shown:
             return
         self._shown.add(alert)
-        backend = self._backend()
-        if backend in ("desktop", "statusbar"):
-            self.ctx.show_status(f"⚠ {alert.message}", 15000)
-        if backend == "desktop":
-            self.ctx.notify("Resource alert", alert.message)
+        if self.ctx.alert("Resource alert", alert.message) == "desktop":
+            self.ctx.show_status(f"⚠ {alert.message}", 15000)  # also where the eye is
 
     def _on_service_alert_cleared(self, alert: Alert) -> None:
-        if self.ctx is not None and self._backend() in ("desktop", "statusbar"):
+        if self.ctx is not None and self.ctx.alert_backend() in ("desktop", "statusbar"):
             self.ctx.show_status(f"✓ {alert.message}", 8000)
 
     def _on_service_problem_reported(self, text: str) -> None:
@@ -118,7 +108,6 @@ class ResourceStripWidget(QWidget):
             self.ctx.show_status(f"Resource monitor: {text}", 15000)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt API
-        navigate = getattr(self.ctx, "navigate", None)
-        if navigate is not None and event.button() == Qt.MouseButton.LeftButton:
-            navigate("monitor")
+        if self.ctx is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.ctx.navigate("monitor")
         super().mouseReleaseEvent(event)

@@ -20,15 +20,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from llamahome_gui.ui.widgets.loss_plot import LossPlotWidget
-from llamahome_gui.workers.run_events import (
+from llamahome_gui.core.runs.events import (
     Checkpointed,
     Evaluated,
     StepLogged,
-    read_history,
+    read_events,
 )
-
-RUN_CONFIG = "run.toml"
+from llamahome_gui.core.runs.folders import RUN_CONFIG
+from llamahome_gui.ui.widgets.loss_plot import LossPlotWidget
 
 
 def flat_config(run_dir: Path) -> dict[str, Any]:
@@ -60,7 +59,7 @@ def config_diff(a: Path, b: Path) -> list[tuple[str, Any, Any]]:
 def load_curves(plot: LossPlotWidget, run_dir: Path, track: str) -> int:
     """Draw a run's history on ``plot`` by step; returns the number of steps drawn."""
     steps = 0
-    for event in read_history(run_dir):
+    for event in read_events(run_dir):
         if isinstance(event, StepLogged):
             plot.add_loss(event.step, event.loss, event.lr, track)
             steps += 1

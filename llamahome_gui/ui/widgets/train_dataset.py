@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from llamahome_gui import paths
+from llamahome_gui.core.runs.plan import dataset_file
 from llamahome_gui.workers.run_task import LatestTask
 
 DATASET_KEYS = ("training.training.dataset_path", "training.training.dataset_format")
@@ -54,11 +54,6 @@ def question_of(record: Any) -> str:
         return record
     users = [m["content"] for m in record if m.get("role") == "user"]
     return users[-1] if users else ""
-
-
-def dataset_file(value: str) -> Path:
-    """``training.training.dataset_path``; empty means the bundled sample dataset."""
-    return Path(value).expanduser() if value and value.strip() else paths.SAMPLE_DATASET
 
 
 def tokenizer_for(model_dir: Path) -> Any:

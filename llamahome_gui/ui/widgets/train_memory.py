@@ -6,16 +6,9 @@ from typing import Any
 
 from PyQt6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from llamahome_gui.core.units import fmt_bytes
+
 VERDICT_COLOURS = {"fits": "#16a34a", "tight": "#d97706", "won't fit": "#dc2626"}
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {unit}" if unit == "GB" else f"{n / size:.0f} {unit}"
-    return f"{n:.0f} B"
 
 
 class TrainMemoryWidget(QWidget):
@@ -61,10 +54,10 @@ class TrainMemoryWidget(QWidget):
         self.bar.setFormat(f"{fmt_bytes(total)} of {fmt_bytes(available)}"
                            + (f" ({device})" if device else ""))
         self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
-        table = estimate.table() if hasattr(estimate, "table") else ""
-        self.setToolTip(f"<pre>{table}</pre>" if table else "")
-        self.detail.setText(f"About {fmt_bytes(total)} needed, {fmt_bytes(available)} available "
-                            "(hover for the breakdown).")
+        self.setToolTip(f"<pre>{estimate.table()}</pre>")
+        problems = "\n".join(f"Not allowed: {p}" for p in estimate.problems)
+        self.detail.setText(problems or f"About {fmt_bytes(total)} needed, {fmt_bytes(available)}"
+                            " available (hover for the breakdown).")
 
     def set_error(self, message: str) -> None:
         self.verdict = ""

@@ -50,11 +50,12 @@ def describe_model(folder: Path | None) -> str:
 
         return (f"{STARTER_NAME}, bundled with the app (134.5M parameters, Llama architecture, "
                 "chat template). It is prepared on first use (about 20 s).")
-    from llamahome_gui.core.models.info import human_bytes, human_count, model_info
+    from llamahome_gui.core.models.info import human_count, model_info
+    from llamahome_gui.core.units import fmt_bytes
 
     i = model_info(folder)
     return (f"{i.architecture} · {human_count(i.parameters)} parameters · {i.layers} layers · "
-            f"context {i.max_context:,} tokens · {i.dtype} · {human_bytes(i.size_on_disk)} on disk"
+            f"context {i.max_context:,} tokens · {i.dtype} · {fmt_bytes(i.size_on_disk)} on disk"
             f" · {'chat template' if i.chat_template else 'no chat template'}"
             f"<br><span style='font-size:small'>{folder}</span>")
 

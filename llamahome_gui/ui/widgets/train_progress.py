@@ -26,8 +26,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from llamahome_gui.ui.widgets.loss_plot import LossPlotWidget
-from llamahome_gui.workers.run_events import (
+from llamahome_gui.core.runs.events import (
     Checkpointed,
     Evaluated,
     RunFailed,
@@ -36,6 +35,8 @@ from llamahome_gui.workers.run_events import (
     RunStopped,
     StepLogged,
 )
+from llamahome_gui.core.units import fmt_duration
+from llamahome_gui.ui.widgets.loss_plot import LossPlotWidget
 
 LOG_LINES = 2000
 STATE_STYLES = {
@@ -48,15 +49,6 @@ STATE_STYLES = {
     "stopped": ("Stopped", "#d97706"),
     "failed": ("Failed", "#dc2626"),
 }
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "–"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def fmt_loss(value: float | None) -> str:
@@ -253,14 +245,14 @@ class TrainProgressPanel(QWidget):
 
     def on_finished(self, event: RunFinished) -> None:
         self.set_state("done")
-        self._adapter = event.adapter_path
+        self._adapter = event.adapter
         self.progress.setValue(self.progress.maximum())
         self.message_label.setText("The adapter is saved; chat with it or train again.")
         self.result_label.setText(
             f"<b>Final loss</b> {fmt_loss(event.final_loss)} &nbsp;·&nbsp; "
             f"<b>Duration</b> {fmt_duration(event.duration_s)}<br>"
-            f"<b>Adapter</b> {event.adapter_path}")
-        self.chat_button.setVisible(bool(event.adapter_path))
+            f"<b>Adapter</b> {event.adapter}")
+        self.chat_button.setVisible(bool(event.adapter))
         self.result_box.show()
 
     def on_stopped(self, event: RunStopped) -> None:
@@ -277,7 +269,7 @@ class TrainProgressPanel(QWidget):
     def on_failed(self, event: RunFailed) -> None:
         self.set_state("failed")
         hint = f"<br><i>{_escape(event.hint)}</i>" if event.hint else ""
-        self.message_label.setText(f"<b>{_escape(event.reason)}</b>{hint}")
+        self.message_label.setText(f"<b>{_escape(event.message)}</b>{hint}")
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
