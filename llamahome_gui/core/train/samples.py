@@ -45,11 +45,18 @@ def _context_of(record: Any) -> SamplePrompt | None:
     return SamplePrompt(shown, tuple((m["role"], m["content"]) for m in context))
 
 
-def choose_prompts(training: Any, records: list[Any], eval_idx: list[int],
-                   train_idx: list[int], chat: bool) -> list[SamplePrompt]:
-    """The run's sample prompts (see the module docstring); none when answers are off."""
+def choose_prompts(training: Any, data: Any, tokenizer: Any) -> list[SamplePrompt]:
+    """The run's sample prompts (see the module docstring); none when answers are off.
+    ``data``: the run's ``Dataset`` (SFT) or ``PreferenceSet`` (DPO)."""
+    from llamahome_gui.core.train.batching import split_eval
+
     if training.sample_max_new_tokens <= 0:
         return []
+    pairs = getattr(data, "pairs", None)
+    records = [p.with_answer(p.chosen) for p in pairs] if pairs is not None else data.records
+    chat = bool(getattr(tokenizer, "chat_template", None)) and \
+        getattr(data, "format", "") != "text"
+    train_idx, eval_idx = split_eval(len(records), training.eval_split, training.seed)
     given = [p for p in training.sample_prompts if p.strip()]
     if given:
         return [SamplePrompt(p, (("user", p),) if chat else ()) for p in given]

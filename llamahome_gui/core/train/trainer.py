@@ -32,6 +32,7 @@ from llamahome_gui.core.runs.events import (
     RunFinished,
     RunStarted,
     RunStopped,
+    SampleGenerated,
     StatusReported,
     StepLogged,
 )
@@ -52,6 +53,7 @@ from llamahome_gui.core.train.prepare import (
     model_dir,
     set_threads,
 )
+from llamahome_gui.core.train.samples import choose_prompts, generate_samples
 from llamahome_gui.core.train.session import (
     Interrupted,
     StopFlag,
@@ -122,6 +124,8 @@ class LoraTrainer:
         self._status(f"loading {self.model_dir}")
         model, self.tokenizer = load_model(self.model_dir, m, self.device)
         data = prepare_run_data(self.cfg, self.tokenizer, records)
+        self.sample_prompts = choose_prompts(self.training, records, self.tokenizer) \
+            if self.dist.main else []
         if self.training.gradient_checkpointing:
             enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x
             if enable is not None:
@@ -378,6 +382,12 @@ class LoraTrainer:
                 if t.early_stopping_patience and bad_evals >= t.early_stopping_patience:
                     reason = "early_stopping"
                     break
+            if self.step % t.eval_steps == 0 and self.step < self.total_steps:
+                try:
+                    self._sample()
+                except Interrupted:
+                    self.model.train()
+                    return self._stopped({"cpu": torch.get_rng_state()})
             if self.step % t.save_steps == 0 and self.step < self.total_steps:
                 self._checkpoint({"best_eval": best, "bad_evals": bad_evals},
                                  {"cpu": torch.get_rng_state()})
@@ -402,8 +412,25 @@ class LoraTrainer:
         return TrainResult("stopped", self.step, checkpoint=path,
                            final_loss=self.losses[-1] if self.losses else None, reason="interrupted")
 
+    def _sample(self) -> None:
+        """Greedy answers to the sample prompts with the adapter as it is now (rank 0)."""
+        if not self.sample_prompts:
+            return
+        from llamahome_gui.core.train.session import system_prompt
+
+        answers = generate_samples(self.model, self.tokenizer, self.sample_prompts,
+                                   self.training.sample_max_new_tokens,
+                                   system_prompt(self.cfg), self.device)
+        for prompt, text, seconds in answers:
+            self.log.emit(SampleGenerated(step=self.step, prompt=prompt.text, text=text,
+                                          seconds=seconds))
+
     def _finish(self, started: float, last_loss: float | None, reason: str) -> TrainResult:
         adapter = self.run_dir / ADAPTER_DIR
+        try:
+            self._sample()
+        except Interrupted:
+            pass  # the run is done; its adapter matters more than the last samples
         if self.dist.main:
             self.model.save_pretrained(adapter, safe_serialization=True)
             self.tokenizer.save_pretrained(adapter)
