@@ -142,6 +142,12 @@ def _install_signals(stop: Any, out: TextIO) -> dict[int, Any]:
 # ---------------------------------------------------------------- command
 
 def run(args: argparse.Namespace) -> int:
+    from llamahome_gui.cli.train_launch import rank_exit_code
+
+    return rank_exit_code(_run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     rank = int(os.environ.get("RANK", "0") or 0)
     human = sys.stderr if args.events == "-" else sys.stdout
     try:
@@ -163,6 +169,13 @@ def run(args: argparse.Namespace) -> int:
     if chosen and rank == 0:
         print(f"GPUs {chosen} (resource.gpu.cuda_devices; CUDA_VISIBLE_DEVICES={chosen})",
               file=human, flush=True)
+    from llamahome_gui.cli.train_launch import launch, processes_for
+    from llamahome_gui.core.train.launch import launched
+
+    processes = 1 if launched() or args.estimate else processes_for(plan.configs)
+    if processes > 1:  # this process becomes the launcher of the ranks
+        return launch(args, plan, run_dir, processes, human,
+                      lambda: _preflight(args, plan.configs, human, 0))
 
     lock = None
     try:

@@ -172,6 +172,9 @@ class TrainingSection(Section):
                                          "without improvement; 0 = never stop early.")
     early_stopping_min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Smallest eval-loss drop "
                                             "that counts as an improvement.")
+    num_processes: int = Field(1, ge=0, le=64, description="Training processes on this machine: "
+                               "above 1 the run starts under torchrun by itself (gloo on a CPU, "
+                               "NCCL on GPUs); 0 = one per selected GPU (1 on a CPU).")
     sample_prompts: StrList = Field(
         default_factory=list, description="Prompts answered (greedy) with the current adapter at "
         "every evaluation and at the end, shown on the Train page; empty = two prompts from the "

@@ -235,6 +235,7 @@ class LoraTrainer:
 
     def _checkpoint(self, extra: dict[str, Any], rng: dict[str, Any]) -> Path | None:
         import torch
+        rank_rng = dd.gather_objects(self.dist, rng["cpu"])  # every rank takes part
         if not self.dist.main:
             return None
         epoch, window = divmod(self.step, self.steps_per_epoch)
@@ -245,7 +246,7 @@ class LoraTrainer:
         torch.set_rng_state(rng["cpu"])
         try:
             path = save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, state,
-                                   self.scaler)
+                                   self.scaler, rank_rng=rank_rng)
         finally:
             torch.set_rng_state(cpu_now)
         self.log.emit(Checkpointed(step=self.step, path=str(path)))
@@ -295,7 +296,8 @@ class LoraTrainer:
             ckpt = self.resume if (self.resume / "trainer_state.json").is_file() \
                 else latest_checkpoint(self.resume)
             if ckpt is not None:
-                state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler, self.scaler)
+                state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler,
+                                        self.scaler, rank=self.dist.rank)
                 self.step = int(state["step"])
                 self.losses = list(state.get("losses", []))
                 best, bad_evals = state.get("best_eval"), int(state.get("bad_evals", 0))
