@@ -129,6 +129,7 @@ class TrainPage(QWidget):
         self.worker.step_logged.connect(self.progress.on_step)
         self.worker.evaluated.connect(self.progress.on_eval)
         self.worker.checkpointed.connect(self.progress.on_checkpoint)
+        self.worker.sampled.connect(self.progress.on_sample)
         self.worker.log_received.connect(self.progress.on_log)
         self.worker.status_reported.connect(self.progress.message_label.setText)
         self.worker.finished.connect(self.progress.on_finished)
