@@ -6,6 +6,7 @@ from __future__ import annotations
 from llamahome_gui.core.runs.events import SampleGenerated, StepLogged, read_events
 from llamahome_gui.core.train import run_training
 from tests.core.test_train_dpo import dpo_configs, write_prefs
+from tests.ui.test_train_page import train_setup  # noqa: F401 - a fixture
 
 
 def test_panel_shows_sample_answers_and_reward_curves(qtbot, tiny_model_dir, tmp_path):
@@ -36,3 +37,31 @@ def test_panel_shows_sample_answers_and_reward_curves(qtbot, tiny_model_dir, tmp
     assert "accuracy" in panel.rewards.label.text()
     panel.begin(tmp_path / "other")  # a new run starts with an empty timeline and curves
     assert panel.samples.view.toPlainText() == "" and panel.rewards.points["margin"] == ([], [])
+
+
+def test_train_page_runs_dpo_and_shows_both_answers_and_the_samples(qtbot, train_setup,  # noqa: F811
+                                                                    tmp_path):
+    """The Train button on a preference file with method dpo: the dataset preview lists the
+    preferred and the rejected answer, and the run's sample answers and rewards appear."""
+    from tests.ui.test_train_page import TIMEOUT_MS, click
+
+    window, _runs, _ = train_setup
+    state = window.ctx.state
+    state.set_values({"training.training.dataset_path": str(write_prefs(tmp_path / "p.jsonl")),
+                      "training.training.method": "dpo",
+                      "training.training.sample_prompts": ["Who are you?"],
+                      "training.training.sample_max_new_tokens": 4,
+                      "training.training.eval_split": 0.25})
+    state.save()
+    page = window.ctx.page("train")
+    panel = page.dataset_panel
+    panel.refresh()
+    qtbot.waitUntil(lambda: panel.last_check is not None and panel.last_check.items
+                    and panel.last_check.path.name == "p.jsonl", timeout=TIMEOUT_MS)
+    answers = panel.table.item(0, 2).text()
+    assert "✓ I am Nova" in answers and "✗ I am SmolLM" in answers
+    with qtbot.waitSignal(page.worker.finished, timeout=TIMEOUT_MS):
+        click(qtbot, page.start_button)
+    timeline = page.progress.samples.view.toPlainText()
+    assert "Who are you?" in timeline and "Step 4" in timeline
+    assert page.progress.rewards.points["margin"][0] == [1.0, 2.0, 3.0, 4.0]

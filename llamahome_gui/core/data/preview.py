@@ -67,14 +67,20 @@ def preview_items(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n:
     items = [describe(e, tokenizer, loc)
              for e, loc in zip(examples, dataset.locations, strict=False)]
     if dataset.format == "preference":
-        from llamahome_gui.core.data.preference import load_preferences
-
-        pairs = load_preferences(path).pairs[:len(items)]
-        rejected = render_examples([p.with_answer(p.rejected) for p in pairs], tokenizer,
-                                   max_seq_length, system_prompt)
-        for item, example in zip(items, rejected, strict=True):
-            item.rejected = describe(example, tokenizer).answer
+        add_rejected(items, path, tokenizer, max_seq_length, system_prompt)
     return items
+
+
+def add_rejected(items: list[PreviewItem], path: str | Path, tokenizer: Any,
+                 max_seq_length: int | None = None, system_prompt: str | None = None) -> None:
+    """Fill ``rejected`` of the first preview items of a preference file (in file order)."""
+    from llamahome_gui.core.data.preference import load_preferences
+
+    pairs = load_preferences(path).pairs[:len(items)]
+    rejected = render_examples([p.with_answer(p.rejected) for p in pairs], tokenizer,
+                               max_seq_length, system_prompt)
+    for item, example in zip(items, rejected, strict=False):
+        item.rejected = describe(example, tokenizer).answer
 
 
 def preview(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n: int = 3,
