@@ -4,7 +4,7 @@ from an identity set (chosen: the new name; rejected: the model's own), trained 
 (chosen minus rejected answer) measured with plain peft on the base model and on the
 adapter, and the reward accuracy of the run's last logged step.
 
-    .venv/bin/python bench/dpo_identity.py [--steps 24] [--model DIR]
+    .venv/bin/python bench/dpo_identity.py [--steps 24] [--lr 5e-4] [--model DIR]
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def mean_margin(model, tokenizer) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=24)
+    parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--model", type=Path, default=None)
     args = parser.parse_args()
     model_dir = args.model or starter_model()
@@ -61,7 +62,7 @@ def main() -> int:
             "training.training.dataset_path": json.dumps(str(data)),
             "training.training.output_dir": json.dumps(str(work / "runs")),
             "training.training.max_steps": str(args.steps),
-            "training.training.learning_rate": "5e-4", "training.training.eval_split": "0.0",
+            "training.training.learning_rate": str(args.lr), "training.training.eval_split": "0.0",
             "training.training.max_seq_length": "128",
             "training.training.per_device_train_batch_size": "4",
             "training.training.sample_prompts": '["Who are you?"]',

@@ -64,6 +64,7 @@ class TrainPage(QWidget):
                          if k.startswith("training.training.") and k not in DATASET_KEYS]
         self.training_form = build_form(ctx.state, "training", keys=training_keys, group_titles=False)
         self.lora_form = build_form(ctx.state, "training", sections=["lora"], group_titles=False)
+        self.dpo_form = build_form(ctx.state, "training", sections=["dpo"], group_titles=False)
 
         setup = QWidget()
         setup_layout = QVBoxLayout(setup)
@@ -80,6 +81,7 @@ class TrainPage(QWidget):
         self.tabs.addTab(setup, "Model && data")
         self.tabs.addTab(_scrolled(self.training_form), "Training")
         self.tabs.addTab(_scrolled(self.lora_form), "LoRA")
+        self.tabs.addTab(_scrolled(self.dpo_form), "DPO")
 
         self.memory = TrainMemoryWidget()
         self.start_button = QPushButton("Start training")

@@ -147,7 +147,7 @@ class TrainProgressPanel(QWidget):
         self.samples = SampleTimelineWidget()
         self.rewards = RewardPlotWidget()
         self.tabs = QTabWidget()
-        self.tabs.setObjectName("train.tabs")
+        self.tabs.setObjectName("train.output")
         self.tabs.addTab(self.log, "Log")
         self.tabs.addTab(self.samples, "Sample answers")
         self.tabs.addTab(self.rewards, "Rewards (DPO)")
