@@ -42,8 +42,13 @@ def merge(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"merging {adapter} into {base_dir}")
+    from llamahome_gui.core.models.adapter_fit import AdapterMismatchError
+
     try:
         merged_dir = merge_adapter(base_dir, adapter, out, args.dtype)
+    except AdapterMismatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -56,10 +61,13 @@ def merge_adapter(base_dir: Path, adapter: Path, out: Path, dtype: str = "auto")
     import torch
     from peft import PeftModel
 
+    from llamahome_gui.core.models.adapter_fit import check_adapter_fits
     from llamahome_gui.core.models.loading import load_model_and_tokenizer
 
     torch_dtype = None if dtype == "auto" else getattr(torch, dtype)
     model, tokenizer = load_model_and_tokenizer(base_dir, device="cpu", dtype=torch_dtype)
+    for note in check_adapter_fits(model, adapter, base_dir):  # AdapterMismatchError: refuse
+        print(f"warning: {note}", file=sys.stderr)
     try:
         peft_model = PeftModel.from_pretrained(model, str(adapter))
     except (ValueError, KeyError, RuntimeError) as exc:

@@ -45,25 +45,54 @@ def _err(text: str) -> None:
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from llamahome_gui.core.chat import ChatEngine
+    from llamahome_gui.core.chat.session import ChatSession
 
+    if args.prompt is not None and not args.prompt.strip():
+        _err("llamahome chat: error: --prompt is empty; give the question, e.g. --prompt "
+             "\"What is LoRA?\", or leave --prompt out to chat interactively")
+        return USER_ERROR
     try:
         setup = _setup_from_args(args)
     except ValueError as exc:
         _err(f"llamahome chat: error: {exc}")
         return USER_ERROR
-    engine = ChatEngine()
-    try:
-        info = engine.load(setup.model_path, progress=_err, **setup.load_kwargs())
-    except (OSError, RuntimeError, ValueError) as exc:
-        _err(f"llamahome chat: error: {exc}")
+    printer = _Printer()
+    session = ChatSession(listener=printer)
+    info = session.load(setup)
+    if info is None or printer.failed:
         return USER_ERROR
-    who = info.model_name + (f" + adapter {engine.adapter}" if engine.adapter else "")
+    who = info.model_name + (f" + adapter {session.adapter}" if session.adapter else "")
     _err(f"Chatting with {who} on {info.device} ({info.dtype}); context {info.context_limit} tokens.")
     if args.prompt is not None:
-        answer = _answer(engine, setup, [{"role": "user", "content": args.prompt}])
-        return USER_ERROR if answer is None else 0
-    return _interactive(engine, setup)
+        answered = _answer(session, setup, args.prompt, printer)
+        return 0 if answered else USER_ERROR
+    return _interactive(session, setup, printer)
+
+
+class _Printer:
+    """Draws the session's events in the terminal: the answer on stdout, the rest on stderr."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+        self.failed = False
+
+    def __call__(self, event: object) -> None:
+        from llamahome_gui.core.chat import session as s
+
+        if isinstance(event, s.LoadProgressed):
+            _err(event.message)
+        elif isinstance(event, s.ChatFailed):
+            self.failed = True
+            _err(f"llamahome chat: error: {event.message}")
+        elif isinstance(event, s.GenerationStarted) and event.notice:
+            _err(event.notice)
+        elif isinstance(event, s.TokenReceived):
+            self.out.write(event.text)
+            self.out.flush()
+        elif isinstance(event, s.GenerationFinished) and event.stats is not None:
+            self.out.write("\n")
+            self.out.flush()
+            _err(f"[{event.stats.summary}]")
 
 
 def _setup_from_args(args: argparse.Namespace) -> Any:
@@ -96,40 +125,29 @@ def _setup_from_args(args: argparse.Namespace) -> Any:
                                 system_prompt=args.system, settings=settings)
 
 
-def _answer(engine: Any, setup: Any, turns: list[dict[str, str]],
-            out: TextIO = sys.stdout) -> str | None:
-    """Stream one answer to ``out``; Ctrl-C stops it. The answer text (None on error)."""
-    from llamahome_gui.core.chat import ChatEngineError, ContextOverflowError
+def _answer(session: Any, setup: Any, text: str, printer: _Printer) -> bool:
+    """Ask ``text`` and stream the answer; Ctrl-C stops it (the part so far is kept).
+    False when it failed (the question is then taken back)."""
+    import signal
 
+    printer.failed = False
+    previous = signal.signal(signal.SIGINT, lambda *_: session.stop())
     try:
-        prepared = engine.prepare(setup.system_prompt, turns, setup.settings)
-    except (ContextOverflowError, ChatEngineError) as exc:
-        _err(f"llamahome chat: error: {exc}")
-        return None
-    if prepared.notice:
-        _err(prepared.notice)
-    stream = engine.stream(setup.system_prompt, turns, setup.settings, prepared=prepared)
-    try:
-        for piece in stream:
-            out.write(piece)
-            out.flush()
-    except KeyboardInterrupt:
-        engine.stop()
-        stream.wait_quietly()
-    out.write("\n")
-    out.flush()
-    if stream.stats is not None:
-        _err(f"[{stream.stats.summary}]")
-    return stream.text
+        finished = session.ask(text, setup)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    messages = session.conversation.messages
+    if messages and messages[-1].role == "user":
+        messages.pop()  # failed, or stopped before a word: take the question back
+    return bool(finished) and not printer.failed
 
 
-def _interactive(engine: Any, setup: Any) -> int:
+def _interactive(session: Any, setup: Any, printer: _Printer) -> int:
     try:
         import readline  # noqa: F401 - line editing and history for input()
     except ImportError:
         pass
     _err(HELP)
-    turns: list[dict[str, str]] = []
     while True:
         try:
             line = input("you> ")
@@ -142,16 +160,11 @@ def _interactive(engine: Any, setup: Any) -> int:
         if text in ("/exit", "/quit"):
             return 0
         if text == "/reset":
-            turns.clear()
+            session.new_conversation()
             _err("New conversation.")
             continue
         if text == "/help":
             _err(HELP)
             continue
-        turns.append({"role": "user", "content": line})
         sys.stdout.write("assistant> ")
-        answer = _answer(engine, setup, turns)
-        if answer is None:
-            turns.pop()
-        else:
-            turns.append({"role": "assistant", "content": answer.strip()})
+        _answer(session, setup, line, printer)

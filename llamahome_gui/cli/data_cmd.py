@@ -95,20 +95,34 @@ def _tokenizer(args: argparse.Namespace, s: dict[str, Any], *, import_starter: b
     return load_tokenizer(folder, trust_remote_code=s["trust_remote_code"])
 
 
+def _config_error(action: str, exc: Any) -> int:
+    """A broken config file or LLAMAHOME_* variable: its lines, exit 2 (bad input)."""
+    for issue in exc.issues:
+        print(f"llamahome data {action}: {issue}", file=sys.stderr)
+    return BAD_DATA
+
+
 def run_check(args: argparse.Namespace) -> int:
+    from llamahome_gui.config.errors import ConfigError
     from llamahome_gui.core.data import check_dataset
-    from llamahome_gui.core.models.loading import ModelNotFoundError
+    from llamahome_gui.core.models.loading import ModelFileError, ModelNotFoundError
 
     if args.max_seq_length is not None and args.max_seq_length < 1:
         print("llamahome data check: --max-seq-length must be a positive number of tokens",
               file=sys.stderr)
         return BAD_DATA
-    s = _settings(args)
+    try:
+        s = _settings(args)
+    except ConfigError as exc:
+        return _config_error("check", exc)
     try:
         tokenizer = _tokenizer(args, s, import_starter=False)
     except ModelNotFoundError as exc:
         print(f"llamahome data check: {exc}", file=sys.stderr)
         return 1
+    except ModelFileError as exc:
+        print(f"llamahome data check: {exc}", file=sys.stderr)
+        return BAD_DATA
     report = check_dataset(s["file"], s["fmt"], tokenizer, s["max_seq_length"],
                            system_prompt=s["system_prompt"])
     if tokenizer is None:
@@ -123,19 +137,23 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
+    from llamahome_gui.config.errors import ConfigError
     from llamahome_gui.core.data import DatasetError, TemplateError, load_dataset, preview
-    from llamahome_gui.core.models.loading import ModelNotFoundError
+    from llamahome_gui.core.models.loading import ModelFileError, ModelNotFoundError
 
     if args.n < 1:
         print("llamahome data preview: -n must be at least 1", file=sys.stderr)
         return BAD_DATA
-    s = _settings(args)
+    try:
+        s = _settings(args)
+    except ConfigError as exc:
+        return _config_error("preview", exc)
     try:
         load_dataset(s["file"], s["fmt"])  # bad data fails before the tokenizer loads
         tokenizer = _tokenizer(args, s, import_starter=True)
         blocks = preview(s["file"], s["fmt"], tokenizer, args.n, s["max_seq_length"],
                          system_prompt=s["system_prompt"])
-    except (DatasetError, TemplateError) as exc:
+    except (DatasetError, TemplateError, ModelFileError) as exc:
         print(f"llamahome data preview: {exc}", file=sys.stderr)
         return BAD_DATA
     except ModelNotFoundError as exc:

@@ -95,6 +95,33 @@ def _remote_code_choice(configs: dict[str, Any], flag: bool, trusted: bool,
 
 # ---------------------------------------------------------------- helpers
 
+def _check_inputs(configs: dict[str, Any], run_dir: Path | None) -> None:
+    """Bad input found before anything is created (exit 2, one line): a model folder or a
+    dataset that is missing or not what it should be, an output_dir no run folder can be
+    created in."""
+    from llamahome_gui.core.models.loading import resolve_model_dir
+    from llamahome_gui.core.runs import runs_root
+    from llamahome_gui.core.train import TrainingError
+    from llamahome_gui.core.train.prepare import dataset_path
+
+    if str(configs["model"].model.path).strip():  # empty: the starter, imported later
+        resolve_model_dir(configs["model"].model.path)
+    training = configs["training"].training
+    try:
+        dataset_path(training)
+    except TrainingError as exc:
+        raise ValueError(f"{exc.message}; {exc.hint}") from None
+    if run_dir is not None:
+        return
+    root = runs_root(training.output_dir)
+    existing = root
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot create a run folder in {root}: {existing} is not a writable "
+                         "folder; set training.training.output_dir to one you can write to")
+
+
 def _estimate(configs: dict[str, Any], out: TextIO) -> Any:
     """The memory estimate (the same call the Train page makes)."""
     from llamahome_gui.core.runs.plan import estimate_memory
@@ -148,10 +175,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Stop (SIGINT) must work from the first moment, also while the model loads, even when we
+    # were started with SIGINT ignored (e.g. by a background job): Python then keeps SIG_IGN.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rank = int(os.environ.get("RANK", "0") or 0)
     human = sys.stderr if args.events == "-" else sys.stdout
     try:
         plan, run_dir = load_plan(args)
+        _check_inputs(plan.configs, run_dir)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

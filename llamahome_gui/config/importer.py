@@ -81,6 +81,8 @@ for _k in "temperature top_p top_k repetition_penalty do_sample".split():
 _map("serving", "max_new_tokens max_tokens", "inference.generation.max_new_tokens")
 _map("serving", "system_prompt", "inference.chat.system_prompt")
 _map("serving", "adapter adapter_path", "inference.chat.adapter_path")
+for _k in "host port api_key max_concurrent_requests max_queue request_timeout cors_origins".split():
+    _map("serving", _k, f"inference.serving.{_k}")
 _map("monitoring", "log_level", "monitoring.logging.log_level", lambda v: str(v).upper())
 _map("monitoring", "log_interval", "monitoring.logging.log_interval")
 for _k in "tensorboard progress_bars".split():

@@ -101,7 +101,8 @@ class ModelSection(Section):
         "auto", description="Weight dtype: auto = bfloat16 on a GPU that supports it, else float32.")
     device: DeviceStr = Field("auto", description="Where to run: auto, cpu, cuda or cuda:N.")
     trust_remote_code: bool = Field(
-        False, description="Run Python code shipped with the model. Only for models you trust.")
+        False, description="Run Python code shipped with the model. Only for models you trust; "
+        "it counts only in your own config folder (elsewhere add --trust-remote-code).")
 
 
 class ModelResources(Section):
@@ -244,10 +245,29 @@ class ChatSection(Section):
                                   "dir")
 
 
+class ServingSection(Section):
+    host: str = Field("127.0.0.1", description="Address the OpenAI-compatible server "
+                      "listens on; 127.0.0.1 = this computer only. Any other address needs api_key.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the server.")
+    api_key: str = Field("", description="Key clients must send (Authorization: Bearer KEY); empty = "
+                         "none. A secret: better given as LLAMAHOME_SERVING_API_KEY than saved here.")
+    max_concurrent_requests: int = Field(8, ge=1, le=256, description="Requests answered at the same "
+                                         "time (their tokens interleave on the one model).")
+    max_queue: int = Field(32, ge=0, le=4096, description="Requests waiting for a free slot; one more "
+                           "is refused with 429.")
+    request_timeout: float = Field(300.0, gt=0.0, le=86400.0, description="Longest a request may take, "
+                                   "waiting included, before it is ended (timeout error).",
+                                   json_schema_extra={"unit": "s"})
+    cors_origins: StrList = Field(default_factory=list, description="Web origins allowed to call the "
+                                  "server from a browser (e.g. http://localhost:3000); empty = none.")
+
+
 class InferenceConfig(Component):
     generation: GenerationSection = Field(default_factory=GenerationSection,
                                           description="How answers are sampled.")
     chat: ChatSection = Field(default_factory=ChatSection, description="Chat behaviour and history.")
+    serving: ServingSection = Field(default_factory=ServingSection,
+                                    description="The OpenAI-compatible server (llamahome serve).")
 
 
 # ------------------------------------------------------------------------ resource

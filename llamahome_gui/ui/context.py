@@ -117,15 +117,17 @@ class AppContext(QObject):
             return "statusbar"
         return alerts.notification_backend
 
-    def alert(self, title: str, text: str, *, run_error: bool = False) -> str:
+    def alert(self, title: str, text: str, *, run_error: bool = False,
+              status: str | None = None) -> str:
         """Tell the user something went wrong, where ``monitoring.alerts`` says; the app's
-        log file always gets it. Returns the backend used."""
+        log file always gets it. ``status``: the status-bar wording (default: "⚠ title:
+        text"). Returns the backend used."""
         log.warning("%s: %s", title, text)
         backend = self.alert_backend(run_error=run_error)
         if backend == "desktop":
             self.notify(title, text)
-        elif backend == "statusbar":
-            self.show_status(f"\u26a0 {title}: {text}", 15000)
+        if backend in ("desktop", "statusbar"):
+            self.show_status(status or f"\u26a0 {title}: {text}", 15000)
         elif backend == "console":
             print(f"{title}: {text}", file=sys.stderr, flush=True)
         return backend

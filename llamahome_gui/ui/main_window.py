@@ -22,7 +22,7 @@ from PyQt6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
-    QMessageBox,
+    QMenu,
     QStackedWidget,
     QSystemTrayIcon,
     QVBoxLayout,
@@ -89,34 +89,21 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        self._unsaved_label = QLabel()
-        self._unsaved_label.setObjectName("status.unsaved")
-        self.statusBar().addPermanentWidget(self._unsaved_label)
+        self.unsaved_label = QLabel()
+        self.unsaved_label.setObjectName("status.unsaved")
+        self.statusBar().addPermanentWidget(self.unsaved_label)
         self._build_menus()
         theme.changed.connect(self._on_theme_changed)
-        self._refresh_save_state()
+        self.action("config.save").setEnabled(False)   # until the config is read and edited
+        self.action("config.revert").setEnabled(False)
+        self._update_title()
 
     def attach(self, ctx: AppContext) -> None:
         """Bind the config actions (Save, Revert, Undo, Redo) to the loaded config state."""
+        from llamahome_gui.ui import config_actions
+
         self.ctx = ctx
-        state = ctx.state
-        state.any_dirty_changed.connect(self._on_state_any_dirty_changed)
-        state.errors_changed.connect(self._on_state_changed)
-        state.value_changed.connect(self._on_state_changed)
-        state.reloaded.connect(self._on_state_changed)
-        keys = QKeySequence.StandardKey
-        undo = state.undo_stack.createUndoAction(self, "&Undo")
-        undo.setObjectName("edit.undo")
-        undo.setShortcuts([QKeySequence(keys.Undo)])
-        redo = state.undo_stack.createRedoAction(self, "&Redo")
-        redo.setObjectName("edit.redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        edit = self._menus["Edit"]
-        first = edit.actions()[0] if edit.actions() else None
-        edit.insertActions(first, [undo, redo])
-        for action in (undo, redo):
-            self._actions[action.objectName()] = action
-        self._refresh_save_state()
+        config_actions.bind(self, ctx)
 
     # -- pages ----------------------------------------------------------------------------
     def add_page(self, key: str, title: str, icon: str, widget: QWidget) -> None:
@@ -170,6 +157,14 @@ class MainWindow(QMainWindow):
     def action(self, name: str) -> QAction:
         """A window action by objectName, e.g. ``config.save``, ``edit.undo``."""
         return self._actions[name]
+
+    def register_action(self, action: QAction) -> None:
+        """Make ``action`` findable by its objectName (``action(name)``, Shortcuts dialog)."""
+        self._actions[action.objectName()] = action
+
+    def menu(self, name: str) -> QMenu:
+        """The File, Edit, View or Help menu."""
+        return self._menus[name]
 
     def add_menu_action(self, menu: str, action: QAction, before: str | None = None) -> None:
         """Let a page add an action to File, Edit, View or Help (it keeps its objectName);
@@ -280,43 +275,10 @@ class MainWindow(QMainWindow):
 
     # -- save / close ---------------------------------------------------------------------
     def save_all(self) -> bool:
-        """Save every changed component; ask before overwriting an edit made on disk."""
-        from llamahome_gui.config.errors import ConfigConflictError
-        from llamahome_gui.ui.state import ConfigStateError
+        """Save every changed component (False: not saved, the user was told why)."""
+        from llamahome_gui.ui import config_actions
 
-        if self.ctx is None:
-            return True
-        state = self.ctx.state
-        if not state.is_dirty():
-            self.ctx.show_status("Nothing to save", 3000)
-            return True
-        if not state.is_valid():
-            self.ctx.show_status("Not saved: fix the fields marked in red first", 6000)
-            return False
-        try:
-            result = state.save()
-        except ConfigStateError as exc:
-            QMessageBox.warning(self, "Not saved", str(exc))
-            return False
-        except ConfigConflictError as exc:
-            answer = QMessageBox.question(
-                self, "Overwrite changes made on disk?",
-                "Some settings you edited were also changed on disk since they were loaded: "
-                f"{', '.join(exc.keys)}.\n\nSave yours over them?",
-                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel)
-            if answer != QMessageBox.StandardButton.Save:
-                return False
-            result = state.save(force=True)
-        except Exception as exc:  # the store refused (e.g. the file became invalid)
-            QMessageBox.warning(self, "Not saved", f"{type(exc).__name__}: {exc}")
-            return False
-        keys = [k for changed in result.values() for k in changed]
-        files = ", ".join(state.path(c).name for c, changed in result.items() if changed)
-        log.info("saved %s", ", ".join(keys) or "nothing (the files already held these values)")
-        self.ctx.show_status(f"Saved {len(keys)} setting{'s' * (len(keys) != 1)}"
-                             + (f" to {files}" if files else ""), 5000)
-        return True
+        return config_actions.save_all(self)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
@@ -331,21 +293,9 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.first_painted.emit)  # after this frame is drawn
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        if self.ctx is not None and self.ctx.state.is_dirty():
-            count = len(self.ctx.state.dirty_keys())
-            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                              f"You have {count} unsaved config change{'s' * (count != 1)}.",
-                              QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                              | QMessageBox.StandardButton.Cancel, self)
-            box.setObjectName("dialog.unsaved")
-            box.setInformativeText("Save them before closing?")
-            box.setDefaultButton(QMessageBox.StandardButton.Save)
-            answer = box.exec()
-            if answer == QMessageBox.StandardButton.Cancel or (
-                    answer == QMessageBox.StandardButton.Save and not self.save_all()):
-                event.ignore()
-                return
-        if not all(guard() for guard in self._close_guards):
+        from llamahome_gui.ui import config_actions
+
+        if not config_actions.may_close(self) or not all(g() for g in self._close_guards):
             event.ignore()
             return
         if self.persist_settings:
@@ -362,42 +312,14 @@ class MainWindow(QMainWindow):
             self._update_title()
             self.page_changed.emit(self._keys[row])
 
-    def _on_state_any_dirty_changed(self, _dirty: bool) -> None:
-        self._refresh_save_state()
-
-    def _on_state_changed(self, *_args: object) -> None:
-        self._refresh_save_state()
-
-    def _refresh_save_state(self) -> None:
-        if self.ctx is None:  # the config is still being read
-            self._actions["config.save"].setEnabled(False)
-            self._actions["config.revert"].setEnabled(False)
-            self._update_title()
-            return
-        state = self.ctx.state
-        dirty = state.dirty_keys()
-        valid = state.is_valid()
-        self._actions["config.save"].setEnabled(bool(dirty) and valid)
-        self._actions["config.revert"].setEnabled(bool(dirty))
-        self.setWindowModified(bool(dirty))
-        if dirty:
-            text = f"{len(dirty)} unsaved change{'s' * (len(dirty) != 1)}"
-            bad = [c for c in state.components() if not state.is_valid(c)]
-            self._unsaved_label.setText(text if valid else f"{text} \u2014 fix {', '.join(bad)} "
-                                                           "to save")
-        else:
-            self._unsaved_label.setText("All changes saved")
-        self._update_title()
-
     def _update_title(self) -> None:
         page = self._titles.get(self.current_page(), "")
         self.setWindowTitle(f"{page} \u2014 {APP_NAME}[*]" if page else f"{APP_NAME}[*]")
 
     def _on_revert_triggered(self) -> None:
-        if self.ctx is None:
-            return
-        self.ctx.state.revert()
-        self.ctx.show_status("Unsaved changes reverted (Ctrl+Z brings them back)", 5000)
+        from llamahome_gui.ui import config_actions
+
+        config_actions.revert(self)
 
     def _on_fullscreen_triggered(self, checked: bool) -> None:
         self.showFullScreen() if checked else self.showNormal()

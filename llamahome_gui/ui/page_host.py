@@ -19,7 +19,7 @@ import importlib
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +69,8 @@ class DialogSpec:
 class PageHost(QObject):
     """Builds pages lazily into ``window`` and owns the ``AppContext`` once loaded."""
 
-    def __init__(self, window: MainWindow, pages: list[PageSpec],
-                 dialogs: list[DialogSpec] = (), strip_module: str = "") -> None:
+    def __init__(self, window: MainWindow, pages: Sequence[PageSpec],
+                 dialogs: Sequence[DialogSpec] = (), strip_module: str = "") -> None:
         super().__init__(window)
         self.window = window
         self.pages = {spec.key: spec for spec in pages}
@@ -78,6 +78,7 @@ class PageHost(QObject):
         self.ctx: AppContext | None = None
         self._built: dict[str, QWidget] = {}
         self._pending: list[str] = []
+        self._after_first_paint: _FirstPaint | None = None
         for spec in pages:
             window.add_page(spec.key, spec.title, spec.icon, QWidget())
         for spec in dialogs:

@@ -10,6 +10,8 @@ import stat
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,12 +54,18 @@ def test_read_only_file_is_refused_and_unchanged(c: Path, tmp_path: Path) -> Non
     assert not list(c.glob(".*.tmp")) and not (c / "training_config.toml.bak").exists()
 
 
-def test_mode_is_kept_by_a_save(c: Path, tmp_path: Path) -> None:
+def test_mode_and_owner_are_kept_by_a_save(c: Path, tmp_path: Path) -> None:
     path = c / "training_config.toml"
     path.chmod(0o600)
+    owner = (path.stat().st_uid, path.stat().st_gid)
+    if os.geteuid() == 0:  # root saves another user's file: it stays theirs
+        owner = (65534, 65534)
+        os.chown(path, *owner)
     assert run("set", "training.lora.r", "12", "--config-dir", str(c),
                cwd=tmp_path).returncode == 0
+    assert "r = 12" in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert (path.stat().st_uid, path.stat().st_gid) == owner
 
 
 def _as_other_user() -> list[str]:
@@ -69,18 +77,26 @@ def _as_other_user() -> list[str]:
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
-def test_read_only_folder_error_names_the_config_file() -> None:
+@contextmanager
+def shared_tmp() -> Iterator[tuple[Path, dict[str, str]]]:
+    """A temp folder another user can enter (pytest's are private) holding a copy of the
+    shipped config, and the environment that keeps the user folders inside it."""
     with tempfile.TemporaryDirectory() as tmp:
         top = Path(tmp)
         top.chmod(0o755)
+        shutil.copytree(REPO / "config", top / "config")
+        yield top, {**os.environ, "PYTHONPATH": str(REPO), "HOME": str(top),
+                    "LLAMAHOME_CONFIG_HOME": str(top / "u"),
+                    "LLAMAHOME_DATA_HOME": str(top / "d")}
+
+
+def test_read_only_folder_error_names_the_config_file() -> None:
+    with shared_tmp() as (top, env):
         c = top / "config"
-        shutil.copytree(REPO / "config", c)
         path = c / "training_config.toml"
         path.chmod(0o666)
         before = path.read_bytes()
         c.chmod(0o555)
-        env = {**os.environ, "PYTHONPATH": str(REPO), "LLAMAHOME_CONFIG_HOME": str(top / "u"),
-               "LLAMAHOME_DATA_HOME": str(top / "d"), "HOME": str(top)}
         try:
             result = subprocess.run(
                 [*_as_other_user(), sys.executable, "-m", "llamahome_gui", "config", "set",

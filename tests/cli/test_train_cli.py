@@ -89,10 +89,11 @@ def test_bad_set_is_a_usage_error_naming_the_key(override, message, config_dir, 
 
 def test_missing_model_and_dataset_are_clear_errors(tiny_model_dir, tmp_path, capsys):
     data = write_alpaca(tmp_path / "d.json")
-    assert main(["train", *tiny_args(tmp_path / "nope", data), "--run-dir", str(tmp_path / "a")]) == 1
+    # bad input: exit 2, before a run folder is made
+    assert main(["train", *tiny_args(tmp_path / "nope", data), "--run-dir", str(tmp_path / "a")]) == 2
     assert "nope does not exist" in capsys.readouterr().err
     assert main(["train", *tiny_args(tiny_model_dir, tmp_path / "none.jsonl"),
-                 "--run-dir", str(tmp_path / "b")]) == 1
+                 "--run-dir", str(tmp_path / "b")]) == 2
     assert "none.jsonl does not exist" in capsys.readouterr().err
 
 

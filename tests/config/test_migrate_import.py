@@ -132,9 +132,10 @@ def test_import_yaml_maps_sections_and_lists_keys_without_a_home(config_dir: Pat
     cfg = ConfigManager(config_dir)
     before = (config_dir / "training_config.toml").read_text()
     result = apply_import(cfg, source)
-    assert result.plan.unmapped == ["training.optimizer", "data.shuffle", "serving.host",
-                                    "serving.port", "monitoring.wandb.project",
-                                    "monitoring.wandb.entity"]
+    assert result.plan.unmapped == ["training.optimizer", "data.shuffle",
+                                    "monitoring.wandb.project", "monitoring.wandb.entity"]
+    assert cfg.get("inference.serving.port") == 8080
+    assert cfg.get("inference.serving.host") == "0.0.0.0"
     assert cfg.get("model.model.quantization") == "8bit"
     assert cfg.get("model.model.dtype") == "bfloat16"
     assert cfg.get("model.resources.max_sequence_length") == 4096

@@ -220,3 +220,42 @@ def test_screenshot_of_the_train_page_exits_cleanly(tmp_path, config_dir, starte
     assert "Exception ignored" not in proc.stderr and "Traceback" not in proc.stderr, \
         proc.stderr[-2000:]
     assert not QImage(str(png)).isNull()
+
+
+def test_the_shell_module_leaves_the_config_layer_and_pages_for_later():
+    """What the window needs before its first paint: Qt and the shell, nothing else."""
+    code = ("import sys, llamahome_gui.app; print(sorted(m for m in sys.modules if m.startswith("
+            "('pydantic', 'tomlkit', 'numpy', 'pyqtgraph', 'psutil', 'llamahome_gui.config', "
+            "'llamahome_gui.core', 'llamahome_gui.workers', 'llamahome_gui.ui.pages'))))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_a_listed_dialog_opens_from_its_menu_entry(qtbot, config_dir, tmp_path, monkeypatch,
+                                                  light_pages):
+    from PyQt6.QtWidgets import QDialog
+
+    from llamahome_gui.ui.page_host import DialogSpec
+
+    (tmp_path / "hello_dialog_mod.py").write_text(textwrap.dedent("""
+        from PyQt6.QtWidgets import QDialog
+
+        def create_dialog(ctx, parent):
+            dialog = QDialog(parent)
+            dialog.setWindowTitle("Hello " + ctx.config.config_dir.name)
+            return dialog
+    """), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(app_module, "DIALOGS", [DialogSpec("hello", "File", "&Hello…",
+                                                           "hello_dialog_mod")])
+    window = build_main_window(config_dir)
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    action = window.findChild(QAction, "dialog.hello")
+    assert action in window.menu("File").actions()
+    action.trigger()
+    dialog = window.findChild(QDialog, "dialog.hello")
+    assert dialog is not None and dialog.isVisible() and dialog.windowTitle() == "Hello config"
+    dialog.close()

@@ -160,3 +160,22 @@ def test_delete_asks_first(qtbot, runs_window, monkeypatch):
     qtbot.mouseClick(page.delete_button, Qt.MouseButton.LeftButton)
     assert not runs["c"].exists() and page.table.rowCount() == 2
     assert "20260101-120000-c" in asked[0] and len(asked) == 2
+
+
+def test_delete_of_a_symlinked_run_reports_what_was_deleted(qtbot, runs_window, monkeypatch,
+                                                            tmp_path):
+    page, runs = runs_window
+    elsewhere = make_run(tmp_path / "kept", "20260101-130000-d", status="done", losses=[2.0])
+    link = runs["a"].parent / "20260101-130000-d"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    page.refresh()
+    assert page.table.rowCount() == 4
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    select(page, "20260101-100000-a", "20260101-120000-c", "20260101-130000-d")
+    qtbot.mouseClick(page.delete_button, Qt.MouseButton.LeftButton)
+    message = page.ctx.window.statusBar().currentMessage()
+    assert message == (f"Deleted 2 run folders; removed the link 20260101-130000-d (its folder "
+                       f"{elsewhere} was kept)")
+    assert not runs["a"].exists() and not runs["c"].exists() and not link.exists()
+    assert (elsewhere / "run.toml").is_file()
+    assert column(page, 7) == ["20260101-110000-b"]

@@ -105,14 +105,14 @@ def test_start_trains_to_done_with_live_curves_and_a_complete_run_folder(qtbot, 
     assert runs_page.table.rowCount() == 1
     assert runs_page.table.item(0, 0).text() == "done"
 
-    # "Chat with this adapter" hands the adapter to the Chat page and goes there (recorded
-    # here: loading a model for chat is the Chat page's own test)
-    handed, went = [], []
-    chat = window.ctx.page("chat")
-    chat.set_adapter = handed.append
-    window.ctx.navigate = went.append
-    click(qtbot, page.progress.chat_button)
-    assert handed == [result.adapter] and went == ["chat"]
+    # "Chat with this adapter" hands the adapter to the Chat page and goes there (loading a
+    # model for chat is the Chat page's own test)
+    window.ctx.page("chat")
+    with qtbot.waitSignal(window.ctx.chat_with_adapter_requested) as asked:
+        click(qtbot, page.progress.chat_button)
+    assert asked.args == [result.adapter] and window.current_page() == "chat"
+    assert window.ctx.state.value("inference.chat.adapter_path") == result.adapter
+    window.ctx.state.revert()   # unsaved, so the window would ask before closing
 
 
 def test_stop_resume_restart_reattach_and_kill(qtbot, train_setup, config_dir):

@@ -38,9 +38,13 @@ FAKE_TRAINER = textwrap.dedent('''
     def emit(event):
         ev.write(encode(event) + "\\n"); ev.flush()
     stop = []
-    if mode == "loading":  # Stop pressed while the model loads: no handler yet
+    if mode == "loading":  # Stop pressed while the model loads: no handler of our own yet
+        # Python's default (KeyboardInterrupt), set explicitly as the real trainer does: a
+        # runner that starts the tests with SIGINT ignored (a background job without job
+        # control) passes SIG_IGN down to us, and this Stop would never arrive.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         print("loading", flush=True)
-        time.sleep(60)
+        signal.pause()
     if mode == "hang":
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     else:

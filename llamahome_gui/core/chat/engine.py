@@ -204,6 +204,7 @@ class ChatEngine:
         if known is None or known[1] != mtime:  # new, or retrained in place since loaded
             name = f"adapter_{len(self._adapters)}_{int(time.time() * 1000) % 100000}"
             (progress or (lambda _m: None))(f"Loading adapter {path.parent.name}/{path.name}…")
+            self._check_fit(path, progress)
             self._attach(path, name)
             if known is not None:
                 self._model.delete_adapter(known[0])
@@ -211,6 +212,18 @@ class ChatEngine:
         self._model.set_adapter(self._adapters[key][0])
         self._active = key
         return key
+
+    def _check_fit(self, path: Path, progress: Progress | None) -> None:
+        """Refuse an adapter trained on another model (see core.models.adapter_fit)."""
+        from llamahome_gui.core.models.adapter_fit import AdapterMismatchError, check_adapter_fits
+
+        try:
+            notes = check_adapter_fits(self._model, path, self._info.model_dir if self._info
+                                       else None)
+        except AdapterMismatchError as exc:
+            raise ChatEngineError(str(exc)) from None
+        for note in notes:
+            (progress or (lambda _m: None))(f"warning: {note}")
 
     def _attach(self, path: Path, name: str) -> None:
         try:

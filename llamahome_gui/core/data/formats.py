@@ -28,6 +28,8 @@ ROLES = ("system", "user", "assistant")
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "chatgpt": "assistant", "bing": "assistant", "bard": "assistant"}
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+TOO_DEEP = "nested too deeply to be a dataset record (JSON lists or objects inside each other)"
 
 
 @dataclass
@@ -54,6 +56,11 @@ def read_items(path: Path) -> tuple[list[RawItem], str, list[Problem]]:
         line = path.read_bytes()[:exc.start].count(b"\n") + 1
         raise DatasetError([Problem(name, f"not UTF-8 text ({exc.reason}); save the file as "
                                           "UTF-8", line=line)], path) from None
+    binary = _binary_share(text)
+    if binary:
+        raise DatasetError([Problem(name, f"looks like a binary file ({binary:.0%} of its first "
+                                          "characters are control characters), not a text "
+                                          "dataset; give a .json, .jsonl or .txt file")], path)
     if path.suffix.lower() in TEXT_SUFFIXES:
         return _text_items(text), "txt", []
     stripped = text.lstrip()
@@ -65,6 +72,8 @@ def read_items(path: Path) -> tuple[list[RawItem], str, list[Problem]]:
         except json.JSONDecodeError as exc:
             return [], "json", [Problem(name, f"invalid JSON: {exc.msg} (column {exc.colno})",
                                         line=exc.lineno)]
+        except RecursionError:
+            return [], "json", [Problem(name, TOO_DEEP)]
         if not isinstance(data, list):
             return [], "json", [Problem(name, "expected a JSON array of records "
                                               f"([{{...}}, {{...}}]), found a {_kind(data)}")]
@@ -75,10 +84,21 @@ def read_items(path: Path) -> tuple[list[RawItem], str, list[Problem]]:
             # A single JSON object spread over several lines is still JSON.
             try:
                 return [RawItem(json.loads(text), line=1)], "json", []
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 pass
         return items, "jsonl", []
     return _text_items(text), "txt", []
+
+
+def _binary_share(text: str, sample: int = 65536) -> float:
+    """The share of control characters (tab and line breaks aside) at the start of the file
+    when it is over 5% or holds a NUL: such a file decodes as UTF-8 by chance, it is no text."""
+    head = text[:sample]
+    if not head:
+        return 0.0
+    control = sum(1 for ch in head if ch < " " and ch not in "\t\n\r\f")
+    share = control / len(head)
+    return share if share > 0.05 or "\0" in head else 0.0
 
 
 def _jsonl_items(text: str) -> Iterator[RawItem]:
@@ -90,6 +110,8 @@ def _jsonl_items(text: str) -> Iterator[RawItem]:
         except json.JSONDecodeError as exc:
             yield RawItem(None, line=number,
                           error=f"invalid JSON: {exc.msg} (column {exc.colno})")
+        except RecursionError:
+            yield RawItem(None, line=number, error=TOO_DEEP)
 
 
 def _text_items(text: str) -> list[RawItem]:
@@ -260,8 +282,7 @@ def parse_dataset(path: str | Path, fmt: str = "auto") -> tuple[Dataset, list[Pr
     elif container == "txt" and fmt != "text":
         problems.append(Problem(name, f"a plain-text file can only be read as format text, "
                                       f"not {fmt}"))
-    normalize = _normalizer(fmt)
-    good, bad = normalize_items(items, name, normalize)
+    good, bad = normalize_items(items, name, _checked(_normalizer(fmt)))
     problems += bad
     records: list[Record] = [record for _, record, _ in good]
     locations = [where for _, _, where in good]
@@ -272,6 +293,28 @@ def parse_dataset(path: str | Path, fmt: str = "auto") -> tuple[Dataset, list[Pr
         problems.append(Problem(name, "the file holds no records"))
     source = "txt" if container == "txt" else "+".join(sorted(kinds)) or fmt
     return Dataset(path, fmt, records, locations, source), problems  # type: ignore[arg-type]
+
+
+def _checked(normalize: Any) -> Any:
+    """``normalize`` followed by the text check every format shares."""
+    def check(value: Any) -> tuple[Any, str | None]:
+        record, err = normalize(value)
+        if record is not None and not err:
+            err = _bad_text(record)
+        return record, err
+    return check
+
+
+def _bad_text(record: Record) -> str | None:
+    """Text no tokenizer can take: a lone UTF-16 surrogate (a ``\\ud800`` escape in JSON
+    without its pair)."""
+    texts = [record] if isinstance(record, str) else [m["content"] for m in record]
+    for text in texts:
+        found = _SURROGATE.search(text)
+        if found:
+            return (f"contains a lone surrogate escape \\u{ord(found.group()):04x} (half of "
+                    "a character); fix or remove that escape")
+    return None
 
 
 def load_dataset(path: str | Path, fmt: str = "auto") -> Dataset:

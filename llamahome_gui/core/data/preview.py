@@ -63,7 +63,8 @@ def preview_items(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n:
         raise ValueError("preview needs a tokenizer (the model's chat template renders records)")
     dataset = load_dataset(path, fmt)
     records = dataset.records[:max(n, 0)]
-    examples = render_examples(records, tokenizer, max_seq_length, system_prompt)
+    examples = render_examples(records, tokenizer, max_seq_length, system_prompt,
+                               dataset.locations[:len(records)])
     items = [describe(e, tokenizer, loc)
              for e, loc in zip(examples, dataset.locations, strict=False)]
     if dataset.format == "preference":
@@ -76,9 +77,10 @@ def add_rejected(items: list[PreviewItem], path: str | Path, tokenizer: Any,
     """Fill ``rejected`` of the first preview items of a preference file (in file order)."""
     from llamahome_gui.core.data.preference import load_preferences
 
-    pairs = load_preferences(path).pairs[:len(items)]
+    prefs = load_preferences(path)
+    pairs = prefs.pairs[:len(items)]
     rejected = render_examples([p.with_answer(p.rejected) for p in pairs], tokenizer,
-                               max_seq_length, system_prompt)
+                               max_seq_length, system_prompt, prefs.locations[:len(pairs)])
     for item, example in zip(items, rejected, strict=False):
         item.rejected = describe(example, tokenizer).answer
 

@@ -19,7 +19,14 @@ _END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endof
 
 
 class TemplateError(ValueError):
-    """The model's tokenizer cannot render chat records (no chat template)."""
+    """The model's tokenizer cannot render chat records (no chat template, or the template
+    raised on a record). ``conversation`` is the index of the failing one, when known."""
+
+    def __init__(self, message: str, conversation: int | None = None) -> None:
+        super().__init__(message)
+        self.conversation = conversation
+        self.where = ""      # the failing record's place in its file, e.g. data.jsonl:12
+        self.reason = message
 
 
 @dataclass
@@ -83,12 +90,28 @@ def _check_template(tokenizer: Any) -> None:
 
 
 def _render_many(tokenizer: Any, conversations: list[Conversation],
-                 generation_prompt: bool) -> list[str]:
-    """One batched template call: far cheaper than one call per conversation."""
+                 generation_prompt: bool, owners: Sequence[int] | None = None) -> list[str]:
+    """One batched template call: far cheaper than one call per conversation. When the
+    template raises, the conversations are rendered one by one to name the failing one."""
     if not conversations:
         return []
-    return list(tokenizer.apply_chat_template(conversations, tokenize=False,
-                                              add_generation_prompt=generation_prompt))
+    try:
+        return list(tokenizer.apply_chat_template(conversations, tokenize=False,
+                                                  add_generation_prompt=generation_prompt))
+    except Exception:  # noqa: BLE001 - the template's own errors: find the record below
+        for i, conversation in enumerate(conversations):
+            try:
+                tokenizer.apply_chat_template(conversation, tokenize=False,
+                                              add_generation_prompt=generation_prompt)
+            except Exception as exc:  # noqa: BLE001 - any template error becomes one line
+                raise _template_failed(exc, owners[i] if owners is not None else i) from None
+        raise
+
+
+def _template_failed(exc: BaseException, conversation: int | None) -> TemplateError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return TemplateError(f"the model's chat template fails on this record: {first}",
+                         conversation)
 
 
 def _last_turn_only(messages: Conversation, tokenizer: Any, markers: list[str],
@@ -124,8 +147,8 @@ def segments_batch(conversations: Sequence[Conversation], tokenizer: Any,
                 owners.append(k)
                 prefixes.append(messages[:i])
                 wholes.append(messages[:i + 1])
-    prompts = _render_many(tokenizer, prefixes, True)
-    fulls = _render_many(tokenizer, wholes, False)
+    prompts = _render_many(tokenizer, prefixes, True, owners)
+    fulls = _render_many(tokenizer, wholes, False, owners)
     out: list[list[Segment]] = [[] for _ in all_messages]
     done = [""] * len(all_messages)
     rewritten: set[int] = set()
@@ -139,7 +162,12 @@ def segments_batch(conversations: Sequence[Conversation], tokenizer: Any,
         out[k].extend(_split_answer(full[len(prompt):], markers, eos))
         done[k] = full
     for k in rewritten:
-        out[k] = _last_turn_only(all_messages[k], tokenizer, markers, eos)
+        try:
+            out[k] = _last_turn_only(all_messages[k], tokenizer, markers, eos)
+        except TemplateError as exc:
+            raise TemplateError(str(exc), k) from None
+        except Exception as exc:  # noqa: BLE001 - the template raised on this record
+            raise _template_failed(exc, k) from None
     return [[s for s in segments if s.text] for segments in out]
 
 
@@ -154,11 +182,14 @@ def _text_ids(tokenizer: Any, texts: list[str]) -> list[list[int]]:
 
 
 def render_examples(records: Sequence[Record], tokenizer: Any, max_seq_length: int | None,
-                    system_prompt: str | None = None) -> list[Example]:
+                    system_prompt: str | None = None,
+                    locations: Sequence[str] | None = None) -> list[Example]:
     """All records at once: one batched tokenizer call for all the text pieces.
 
     Text records (plain strings) count every token and end with the eos token. Examples
-    longer than ``max_seq_length`` are cut at the end and marked ``truncated``.
+    longer than ``max_seq_length`` are cut at the end and marked ``truncated``. A template
+    that fails on a record raises :class:`TemplateError` naming it (``locations[i]``, e.g.
+    ``data.jsonl:12``, else its number).
     """
     plan: list[int] = []  # >= 0: index into texts; < 0: -(index into conversations) - 1
     texts: list[str] = []
@@ -170,7 +201,17 @@ def render_examples(records: Sequence[Record], tokenizer: Any, max_seq_length: i
         else:
             plan.append(-len(conversations) - 1)
             conversations.append(record)
-    segmented = segments_batch(conversations, tokenizer, system_prompt) if conversations else []
+    try:
+        segmented = segments_batch(conversations, tokenizer, system_prompt) \
+            if conversations else []
+    except TemplateError as exc:
+        if exc.conversation is None:
+            raise
+        index = [i for i, entry in enumerate(plan) if entry < 0][exc.conversation]
+        where = locations[index] if locations is not None else f"record {index + 1}"
+        located = TemplateError(f"{where}: {exc}", exc.conversation)
+        located.where, located.reason = where, str(exc)
+        raise located from None
     pieces = [s.text for segments in segmented for s in segments]
     piece_ids = tokenizer(pieces, add_special_tokens=False)["input_ids"] if pieces else []
     text_ids = _text_ids(tokenizer, texts)

@@ -54,6 +54,12 @@ class DatasetReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def trainable(self) -> int | None:
+        """Records that keep at least one answer token after max_seq_length (None: unknown,
+        no tokenizer)."""
+        return None if self.tokens is None else self.records - self.tokens.no_answer_left
+
     def error(self) -> DatasetError:
         return DatasetError(self.problems, self.path, self.records + len(self.problems))
 
@@ -79,6 +85,8 @@ class DatasetReport:
                 if t.no_answer_left:
                     lines.append(f"  {t.no_answer_left} of them lose their whole answer; raise "
                                  "training.training.max_seq_length or shorten them")
+                lines.append(f"{self.trainable} of {self.records} record"
+                             f"{'s' if self.records != 1 else ''} would train")
         lines += self.notes
         lines.append("OK" if self.ok else "Fix the records above, then check again.")
         return "\n".join(lines)
@@ -106,7 +114,7 @@ def token_stats(dataset: Dataset, tokenizer: Any, max_seq_length: int | None,
                 system_prompt: str | None = None) -> TokenStats | None:
     if not dataset.records:
         return None
-    full = render_examples(dataset.records, tokenizer, None, system_prompt)
+    full = render_examples(dataset.records, tokenizer, None, system_prompt, dataset.locations)
     lengths = sorted(len(e) for e in full)
     truncated = [e for e in full if max_seq_length and len(e) > max_seq_length]
     lost = sum(1 for e in truncated
@@ -139,5 +147,10 @@ def check_dataset(path: str | Path, fmt: str = "auto", tokenizer: Any = None,
         try:
             report.tokens = token_stats(dataset, tokenizer, max_seq_length, system_prompt)
         except TemplateError as exc:
-            report.problems.append(Problem(dataset.path.name, str(exc)))
+            report.problems.append(Problem(exc.where or dataset.path.name, exc.reason))
+        if report.records and report.trainable == 0:
+            report.problems.append(Problem(dataset.path.name, (
+                f"no record would train: max_seq_length {max_seq_length} cuts away every "
+                "answer; raise training.training.max_seq_length (or --max-seq-length) or "
+                "shorten the prompts")))
     return report

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,62 @@ from typing import Any
 
 class ModelNotFoundError(FileNotFoundError):
     """The configured model folder is missing or not a model; the message says how to fix it."""
+
+
+class ModelFileError(ValueError):
+    """A model folder's files are broken or incomplete (empty or truncated weights, no
+    tokenizer): the user's files, not a bug; the message names the file and the fix."""
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt",
+                   "tiktoken.model")
+_REFETCH = "download or convert the model again"
+
+
+def check_tokenizer_files(folder: Path) -> None:
+    """Refuse a folder without any tokenizer file (transformers would suggest installing
+    sentencepiece, which does not help)."""
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES) \
+            and not any(folder.glob("*.tiktoken")):
+        raise ModelFileError(f"{folder} has no tokenizer files ({' or '.join(TOKENIZER_FILES[:2])}"
+                             "); copy them from the model's original folder")
+
+
+def read_safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file (tensor names, shapes, offsets), read without
+    the weights; an empty, cut-off or foreign file raises :class:`ModelFileError`."""
+    size = path.stat().st_size
+    name = f"{path.name} in {path.parent}"
+    if size == 0:
+        raise ModelFileError(f"{name} is empty (0 bytes); {_REFETCH}")
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise ModelFileError(f"{name} is truncated ({size} bytes, not even a header); "
+                                 f"{_REFETCH}")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > size - 8:
+            raise ModelFileError(f"{name} is truncated ({size} bytes; its header alone needs "
+                                 f"{header_len + 8}); {_REFETCH}")
+        try:
+            header = json.loads(fh.read(header_len))
+        except (ValueError, UnicodeDecodeError):
+            header = None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{name} is not a safetensors file (unreadable header); {_REFETCH}")
+    ends = [t["data_offsets"][1] for k, t in header.items()
+            if k != "__metadata__" and isinstance(t, dict) and "data_offsets" in t]
+    needed = 8 + header_len + max(ends, default=0)
+    if size < needed:
+        raise ModelFileError(f"{name} is truncated ({size} bytes of {needed}); {_REFETCH}")
+    return header
+
+
+def check_weight_files(folder: Path) -> None:
+    """Read each safetensors header (a few bytes) and compare the sizes it promises with
+    the file: an empty or cut-off download is named instead of a deserializer error."""
+    for path in sorted(folder.glob("*.safetensors")):
+        read_safetensors_header(path)
 
 
 def resolve_model_dir(path: str | Path | None,
@@ -87,6 +145,8 @@ def load_model_and_tokenizer(folder: Path, *, device: str = "cpu", dtype: Any = 
     """Weights from safetensors only (never pickle)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    check_tokenizer_files(folder)
+    check_weight_files(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -100,6 +160,7 @@ def load_tokenizer(folder: Path, *, trust_remote_code: bool = False) -> Any:
     """The model's tokenizer alone (dataset checks and previews need no weights)."""
     from transformers import AutoTokenizer
 
+    check_tokenizer_files(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -97,7 +97,7 @@ def prepare_pairs(training: Any, prefs: Any, tokenizer: Any, system_prompt: str 
         [p.with_answer(p.rejected) for p in pairs]
     try:
         rendered = render_examples(conversations, tokenizer, training.max_seq_length,
-                                   system_prompt=system_prompt or None)
+                                   system_prompt or None, list(prefs.locations) * 2 or None)
     except TemplateError as exc:
         raise TrainingError(str(exc), hint="DPO needs a chat/instruct model") from exc
     n = len(pairs)

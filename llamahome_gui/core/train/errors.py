@@ -19,6 +19,31 @@ class TrainingError(RuntimeError):
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
 
 
+BUG_HINT = ("this looks like a bug or an unsupported model; the trainer's output has the "
+            "details")
+
+
+def failure_hint(exc: BaseException) -> str:
+    """The hint for an unexpected failure: "looks like a bug" only when it does not come
+    from the user's machine or files (permissions, a full disk, a missing or broken file)."""
+    import errno
+
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "the disk is full: free some space (or set training.training.output_dir " \
+                   "to another disk) and resume the run"
+        if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EROFS):
+            return "make the file or folder named above writable, or set " \
+                   "training.training.output_dir to a folder you can write to"
+        return "check the file or folder named above (it changed or is not what the run " \
+               "expects), then resume the run"
+    if isinstance(exc, MemoryError):
+        return "the machine ran out of memory; close other programs or lower the batch size"
+    if isinstance(exc, UnicodeError):
+        return "a file is not valid UTF-8 text; save it as UTF-8"
+    return BUG_HINT
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     import torch
 

@@ -36,6 +36,9 @@ class Prepared:
 def dataset_path(training: Any) -> Path:
     raw = training.dataset_path.strip()
     path = Path(raw).expanduser() if raw else paths.SAMPLE_DATASET
+    if path.is_dir():
+        raise TrainingError(f"dataset {path} is a folder (training.training.dataset_path)",
+                            hint="give a .json, .jsonl or .txt file inside it")
     if not path.is_file():
         where = "training.training.dataset_path" if raw else "the bundled sample dataset"
         raise TrainingError(f"dataset {path} does not exist ({where})",
@@ -101,7 +104,7 @@ def prepare_data(training: Any, ds: Any, tokenizer: Any, system_prompt: str | No
     train_idx, eval_idx = split_eval(len(ds.records), training.eval_split, training.seed)
     try:
         rendered = render_examples(ds.records, tokenizer, training.max_seq_length,
-                                   system_prompt=system_prompt or None)
+                                   system_prompt=system_prompt or None, locations=ds.locations)
     except TemplateError as exc:
         raise TrainingError(str(exc), hint="use an instruct/chat model, or text data") from exc
     train, trunc, skipped = _samples([rendered[i] for i in train_idx])

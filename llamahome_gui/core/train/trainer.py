@@ -42,7 +42,12 @@ from llamahome_gui.core.runs.liveness import process_created
 from llamahome_gui.core.train import distributed as dd
 from llamahome_gui.core.train.batching import IGNORE, Row, collate, epoch_batches, rank_batches
 from llamahome_gui.core.train.checkpoint import load_checkpoint, save_checkpoint
-from llamahome_gui.core.train.errors import TrainingError, is_out_of_memory, out_of_memory_error
+from llamahome_gui.core.train.errors import (
+    TrainingError,
+    failure_hint,
+    is_out_of_memory,
+    out_of_memory_error,
+)
 from llamahome_gui.core.train.events import EventLog
 from llamahome_gui.core.train.lora import apply_lora, count_parameters
 from llamahome_gui.core.train.prepare import (
@@ -267,8 +272,7 @@ class LoraTrainer:
                 raise err from exc
             self._report(RunFailed(
                 message=f"{type(exc).__name__}: {exc}", step=self.step,
-                hint="this looks like a bug or an unsupported model; the trainer's output has "
-                "the details"))
+                hint=failure_hint(exc)))
             raise
         finally:
             self.log.close()

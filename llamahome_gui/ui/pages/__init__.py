@@ -1,2 +1,3 @@
 """Pages of the main window. Each page module ``<key>_page.py`` exposes
-``create_page(ctx: AppContext) -> QWidget``; ``llamahome_gui.app`` plugs it in."""
+``create_page(ctx: AppContext) -> QWidget`` and is listed, one line, in
+``llamahome_gui.app.PAGES``; the page host builds it on its first visit."""

@@ -3,8 +3,9 @@
 Top: model and adapter pickers (bound to ``model.model.path`` / ``inference.chat.adapter_path``),
 A/B compare, Load. Left: saved conversations. Middle: the conversation, the message box,
 Send / Stop / Regenerate and a status line (time to first token, tokens/s, context used).
-Right: the system prompt and generation settings, generated from the schema. The model lives
-in ``ChatWorker``'s thread, so loading and answering never freeze the window.
+Right: the system prompt and generation settings, generated from the schema. The chat session
+(core/chat/session.py: state, conversations, adapter, A/B) lives in ``ChatWorker``'s thread, so
+loading and answering never freeze the window; the page draws what the session reports.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from llamahome_gui.core.chat.conversation import (
     load_conversation,
     save_conversation,
 )
+from llamahome_gui.core.chat.session import ChatState
 from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.chat_history import ChatHistoryWidget
 from llamahome_gui.ui.widgets.chat_panel import ChatConversationPanel
 from llamahome_gui.ui.widgets.chat_pickers import ChatPickersWidget
+from llamahome_gui.ui.widgets.serve_panel import ServeSwitch
 from llamahome_gui.workers.chat_worker import ChatWorker
 
 FAILURES = {"load": "Could not load the model", "adapter": "Could not use the adapter",
@@ -55,9 +58,7 @@ class ChatPage(QWidget):
         self.setObjectName("page.chat")
         self.ctx = ctx
         self.worker = ChatWorker(self)
-        self._pending_send = False
-        self._loaded_key: tuple | None = None
-        self._loading = False
+        self.session = self.worker.session  # what the page draws; changed through the worker
         self._saved_path: Path | None = None
         self._build()
         self._connect()
@@ -86,6 +87,8 @@ class ChatPage(QWidget):
         top.addWidget(self.pickers, 1)
         top.addWidget(self.ab_check)
         top.addWidget(self.load_button)
+        self.serve = ServeSwitch(self.ctx, self._serve_choice, self)
+        top.addWidget(self.serve.button)
         top.addWidget(self.settings_toggle)
 
         self.progress = QProgressBar()
@@ -97,7 +100,7 @@ class ChatPage(QWidget):
         self.progress_label.setObjectName("chat.progress.label")
         self._show_progress("")
 
-        self.panel = ChatConversationPanel(self._answer_title)
+        self.panel = ChatConversationPanel(self.session, self._answer_title)
         self.input, self.status = self.panel.input, self.panel.status
         self.history = ChatHistoryWidget()
 
@@ -129,6 +132,7 @@ class ChatPage(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.progress)
         layout.addWidget(self.progress_label)
+        layout.addWidget(self.serve.panel)
         layout.addWidget(self.splitter, 1)
 
     def _connect(self) -> None:
@@ -141,6 +145,7 @@ class ChatPage(QWidget):
         w.finished.connect(p.on_finished)
         w.failed.connect(self._on_worker_failed)
         w.unloaded.connect(self._on_worker_unloaded)
+        w.state_changed.connect(self._on_worker_state_changed)
         p.answers_done.connect(self._on_panel_answers_done)
         p.input.submitted.connect(self.send)
         p.send_button.clicked.connect(lambda: self.send(p.input.toPlainText()))
@@ -175,7 +180,7 @@ class ChatPage(QWidget):
 
     @property
     def conversation(self) -> Any:
-        return self.panel.conversation
+        return self.session.conversation
 
     def set_adapter(self, path: str | Path) -> None:
         """Chat with this adapter (the Train page's "Chat with this adapter"); when the run
@@ -191,30 +196,31 @@ class ChatPage(QWidget):
             self.pickers.set_adapter(str(path))
 
     def send(self, text: str) -> None:
-        """Ask ``text``: loads the model first when needed, then streams the answer."""
-        if not text.strip() or self.generating or self._pending_send:
+        """Ask ``text``: the session loads the model first when needed, then streams the answer."""
+        if not text.strip() or self.generating:
             return
         self.input.clear()
-        self.panel.add_question(text)
+        self.session.add_question(text)
+        self.panel.show_question(text)
         self._ask()
 
     def stop(self) -> None:
-        if self.generating or self._pending_send:
-            self._pending_send = False
-            self.worker.stop()
-            self.panel.freeze()
+        if self.generating:
+            self.worker.stop(self.panel.freeze())  # the answer keeps what is on screen now
             self.status.setText("Stopping…")
             self._update_buttons()
 
     def regenerate(self) -> None:
         """Drop the last answer and ask the last question again."""
-        if not self.generating and self.panel.drop_last_answers():
+        if not self.generating and self.session.drop_last_answers():
+            self.panel.remove_last_answers()
             self._ask()
 
     def new_chat(self) -> None:
         self.stop()
         self._saved_path = None
-        self.panel.set_ab_mode(self.ab_check.isChecked(), self.pickers.adapter_label())
+        self.session.set_ab_mode(self.ab_check.isChecked())
+        self.panel.show_ab_mode(self.ab_check.isChecked(), self.pickers.adapter_label())
         self._refresh_history()
         self._update_buttons()
         self.input.setFocus()
@@ -230,7 +236,8 @@ class ChatPage(QWidget):
         self.ab_check.blockSignals(True)
         self.ab_check.setChecked(False)
         self.ab_check.blockSignals(False)
-        self.panel.set_ab_mode(False)
+        self.session.open(conversation)
+        self.panel.show_ab_mode(False)
         self.panel.show_conversation(conversation)
         self._saved_path = Path(path)
         self._refresh_history()
@@ -239,16 +246,22 @@ class ChatPage(QWidget):
     def export_markdown(self, path: Path) -> Path:
         """The conversation (or the A/B comparison) as a Markdown file."""
         path = Path(path)
-        if self.panel.ab_mode:
-            convs = self.panel.ab_conversations
+        if self.session.ab_mode:
+            convs = self.session.conversations()
             path.write_text(ab_markdown(convs["A"], convs["B"], self.pickers.adapter_label()),
                             encoding="utf-8")
             return path
-        self.conversation.adapter = self.pickers.adapter_path()
         return export_markdown(self.conversation, path)
 
     def shutdown(self) -> None:
+        self.serve.shutdown()
         self.worker.shutdown()
+
+    def _serve_choice(self) -> tuple[str, dict[str, str]]:
+        """What the Serve switch serves: the chosen model, and the adapter under its run name."""
+        adapter = self.pickers.adapter_path()
+        return self.pickers.model_path(), ({self.pickers.adapter_label(): adapter} if adapter
+                                           else {})
 
     # -- asking -----------------------------------------------------------------------------
     def _setup(self) -> Any:
@@ -263,18 +276,9 @@ class ChatPage(QWidget):
         except ValueError as exc:
             self.panel.transcript.add_notice(str(exc), "error")
             return
-        if setup.load_key() != self._loaded_key:
-            self._pending_send = True  # asked again once the model is loaded
-            self._load(setup)
-        else:
-            self.panel.ask(self.worker, setup, self.pickers.adapter_path())
-        self._update_buttons()
-
-    def _load(self, setup: Any) -> None:
-        self._loading = True
-        self._show_progress("Loading the model…")
-        self.worker.load(setup.model_path, **setup.load_kwargs())
-        self._loaded_key = setup.load_key()
+        if setup.load_key() != self.session.loaded_key:
+            self._show_progress("Loading the model…")
+        self.panel.expect_answers(self.worker.answer(setup), self.pickers.adapter_path())
         self._update_buttons()
 
     def _answer_title(self, side: str, adapter: str | None = None) -> str:
@@ -292,32 +296,29 @@ class ChatPage(QWidget):
 
     # -- worker events ----------------------------------------------------------------------
     def _on_worker_load_progressed(self, event: Any) -> None:
-        self.progress_label.setText(event.message)
+        self._show_progress(event.message)
+
+    def _on_worker_state_changed(self, _event: Any) -> None:
+        self._update_buttons()
 
     def _on_worker_loaded(self, event: Any) -> None:
         info = event.info
-        self._loading = False
         self._show_progress("")
-        self.conversation.model = info.model_name
         self.status.setText(f"{info.model_name} ready on {info.device} · context "
                             f"{info.context_limit:,} tokens · loaded in {info.seconds:.1f} s")
         self.ctx.show_status(f"Chat model {info.model_name} loaded", 4000)
         self.load_button.setText("Unload model")
-        if self._pending_send:
-            self._pending_send = False
-            self._ask()
         self._update_buttons()
 
-    def _on_worker_adapter_changed(self, event: Any) -> None:
-        self.conversation.adapter = event.path
+    def _on_worker_adapter_changed(self, _event: Any) -> None:
         self._show_progress("")
         self._update_buttons()
 
     def _on_worker_failed(self, event: Any) -> None:
         what = FAILURES.get(event.stage, "Chat failed")
         if event.stage == "load":
-            self._loading, self._pending_send, self._loaded_key = False, False, None
             self.load_button.setText("Load model")
+            self.panel.forget_answers()  # no model: the answers asked for will not come
         if event.stage == "adapter" and self.pickers.adapter_path():
             self.pickers.set_adapter("")  # say so, and let the base model answer
             what += " (the base model answers now)"
@@ -332,27 +333,29 @@ class ChatPage(QWidget):
         self._update_buttons()
 
     def _on_panel_answers_done(self) -> None:
-        if not self.panel.ab_mode and self.conversation.messages:
+        if not self.session.ab_mode and self.conversation.messages:
             self._save()
         self._update_buttons()
 
     # -- other slots ------------------------------------------------------------------------
     def _on_load_button_clicked(self) -> None:
-        if self._loaded_key is not None and not self._loading:
+        if self.session.loaded_key is not None and self.session.state != ChatState.LOADING:
             self.stop()
-            self._loaded_key = None
             self.worker.unload()
             return
         self._reload()
 
     def _reload(self) -> None:
         try:
-            self._load(self._setup())
+            setup = self._setup()
         except ValueError as exc:
             self.panel.transcript.add_notice(str(exc), "error")
+            return
+        self._show_progress("Loading the model…")
+        self.worker.load_setup(setup)
 
     def _on_pickers_model_changed(self, _path: str) -> None:
-        if self._loaded_key is not None:  # load the new model now, not at the next question
+        if self.session.loaded_key is not None:  # load the new model now, not at the next question
             self.stop()
             self._reload()
 
@@ -360,7 +363,7 @@ class ChatPage(QWidget):
         self.worker.set_adapter(path)  # the base model stays loaded
         if not path:
             self.ab_check.setChecked(False)
-        elif self.panel.ab_mode:
+        elif self.session.ab_mode:
             self.panel.header_b.setText(f"B · adapter {self.pickers.adapter_label(path)}")
         self.ctx.show_status(f"Adapter: {self.pickers.adapter_label(path) or 'none (base model)'}",
                              4000)
@@ -368,7 +371,8 @@ class ChatPage(QWidget):
 
     def _on_ab_check_toggled(self, on: bool) -> None:
         self.stop()
-        self.panel.set_ab_mode(on, self.pickers.adapter_label())
+        self.session.set_ab_mode(on)
+        self.panel.show_ab_mode(on, self.pickers.adapter_label())
         if not on and self._saved_path is not None:
             self.open_conversation(self._saved_path)
         self._update_buttons()
@@ -391,7 +395,6 @@ class ChatPage(QWidget):
         return history_dir(str(self.ctx.state.value("inference.chat.history_dir") or ""))
 
     def _save(self) -> None:
-        self.conversation.adapter = self.pickers.adapter_path()
         try:
             self._saved_path = save_conversation(self.conversation, self._history_folder())
         except OSError as exc:
@@ -403,7 +406,7 @@ class ChatPage(QWidget):
         self.history.reload(self._history_folder(), self._saved_path)
 
     def _update_buttons(self) -> None:
-        busy = self.generating or self._pending_send
+        busy = self.generating
         p = self.panel
         p.send_button.setEnabled(not busy)
         p.stop_button.setEnabled(busy)
@@ -411,5 +414,5 @@ class ChatPage(QWidget):
         p.regenerate_button.setEnabled(not busy and has_messages)
         self.history.export_button.setEnabled(has_messages)
         self.ab_check.setEnabled(bool(self.pickers.adapter_path()) and not busy)
-        self.load_button.setEnabled(not self._loading)
+        self.load_button.setEnabled(self.session.state != ChatState.LOADING)
         self.history.setEnabled(not busy)

@@ -7,7 +7,6 @@ the background (even one started before the app was restarted) shows live.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -252,10 +251,12 @@ class RunsPage(QWidget):
             QMessageBox.StandardButton.No)
         if answer != QMessageBox.StandardButton.Yes:
             return
-        for run in runs:
-            shutil.rmtree(run.path, ignore_errors=True)
-        self.ctx.show_status(f"Deleted {len(runs)} run folder{'s' if len(runs) != 1 else ''}",
-                             5000)
+        from llamahome_gui.core.runs.removal import delete_runs
+
+        result = delete_runs(r.path for r in runs)
+        self.ctx.show_status(result.summary(), 10000)
+        if result.failed:
+            QMessageBox.warning(self, "Some runs were not deleted", result.summary())
         self.refresh()
 
 

@@ -230,8 +230,8 @@ class TrainPage(QWidget):
         except OSError as exc:
             QMessageBox.warning(self, "Cannot create the run folder", str(exc))
             return None
-        if plan.configs["model"].model.trust_remote_code:  # chosen in the forms the user sees
-            extra.append("--trust-remote-code")
+        if plan.configs["model"].model.trust_remote_code and self.ctx.config.is_users_own:
+            extra.append("--trust-remote-code")  # the user's own setting: their choice
         self.progress.begin(run_dir)
         # run.toml is the config (what the forms show); the trainer reads it from the run folder
         self.worker.start(run_dir, extra_args=extra)

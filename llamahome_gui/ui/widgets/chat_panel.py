@@ -1,8 +1,9 @@
-"""ChatConversationPanel: the conversation(s), the message box and the answer controls.
+"""ChatConversationPanel: draws the chat session's conversation(s), the message box and the
+answer controls.
 
-It keeps the conversation data in step with what is on screen and paints streamed text from
-the worker (batched every ``FLUSH_MS``). In A/B mode it shows two columns, each with its own
-conversation: A is always the base model, B the adapter.
+The conversations live in the session (core/chat/session.py); this panel paints them and the
+streamed text of the answers on their way (batched every ``FLUSH_MS``). In A/B mode it shows
+two columns: A is always the base model, B the adapter.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PyQt6.QtWidgets import (
 )
 
 from llamahome_gui.core.chat.conversation import Conversation
+from llamahome_gui.core.chat.session import AB_SIDES, ChatSession
 from llamahome_gui.ui.widgets.chat_input import ChatInputWidget
 from llamahome_gui.ui.widgets.chat_transcript import ChatTranscriptWidget
 
@@ -28,7 +30,6 @@ FLUSH_MS = 40  # streamed text is painted at most this often
 WELCOME = ("<h2>Chat with your model</h2><p>It runs on this computer: nothing leaves it.</p>"
            "<p><b>Enter</b> sends · <b>Shift+Enter</b> starts a new line · <b>Esc</b> stops "
            "an answer</p>")
-AB_SIDES = (("A", False), ("B", True))  # side, use_adapter
 
 TitleFor = Callable[[str, str | None], str]  # (side, adapter path) -> bubble title
 
@@ -36,12 +37,13 @@ TitleFor = Callable[[str, str | None], str]  # (side, adapter path) -> bubble ti
 class ChatConversationPanel(QWidget):
     answers_done = pyqtSignal()  # every queued answer has finished, failed or been stopped
 
-    def __init__(self, title_for: TitleFor, parent: QWidget | None = None) -> None:
+    def __init__(self, session: ChatSession, title_for: TitleFor,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self._title_for = title_for
-        self.conversation = Conversation()
-        self.ab_conversations: dict[str, Conversation] = {}
-        self._answers: dict[int, tuple[str, Any]] = {}  # request id -> (side, message widget)
+        self._answers: dict[int, tuple[str, str]] = {}  # request id -> (side, bubble title)
+        self._bubbles: dict[int, Any] = {}  # request id -> message widget, once it started
         self._buffer: dict[int, str] = {}
         self._frozen = False  # Stop pressed: nothing more is painted, whatever still arrives
         self._flush_timer = QTimer(self)
@@ -101,11 +103,14 @@ class ChatConversationPanel(QWidget):
 
     @property
     def ab_mode(self) -> bool:
-        return bool(self.ab_conversations)
+        return self.session.ab_mode
+
+    @property
+    def conversation(self) -> Conversation:
+        return self.session.conversation
 
     def conversations(self) -> dict[str, Conversation]:
-        """Side -> conversation: {"": the chat} or {"A": base, "B": adapter}."""
-        return self.ab_conversations if self.ab_mode else {"": self.conversation}
+        return self.session.conversations()
 
     def view(self, side: str) -> ChatTranscriptWidget:
         return self.transcript_b if side == "B" else self.transcript
@@ -114,12 +119,10 @@ class ChatConversationPanel(QWidget):
         self.transcript.set_colors(colors)
         self.transcript_b.set_colors(colors)
 
-    # -- content ----------------------------------------------------------------------------
-    def set_ab_mode(self, on: bool, adapter_label: str = "") -> None:
-        """Two fresh columns (on), or back to one empty chat (off)."""
+    # -- drawing ----------------------------------------------------------------------------
+    def show_ab_mode(self, on: bool, adapter_label: str = "") -> None:
+        """Two empty columns (on), or one empty chat (off)."""
         self.forget_answers()
-        self.conversation = Conversation()
-        self.ab_conversations = {"A": Conversation(), "B": Conversation()} if on else {}
         self.header_b.setText(f"B · adapter {adapter_label}")
         self.columns.widget(1).setVisible(on)
         self.header_a.setVisible(on)
@@ -130,7 +133,6 @@ class ChatConversationPanel(QWidget):
     def show_conversation(self, conversation: Conversation) -> None:
         """A saved conversation, as it was (answers with their figures)."""
         self.forget_answers()
-        self.conversation = conversation
         self.transcript.clear()
         for message in conversation.messages:
             if message.role == "user":
@@ -142,87 +144,90 @@ class ChatConversationPanel(QWidget):
                     message.content)
                 bubble.set_footer(stats.get("summary", ""))
 
-    def add_question(self, text: str) -> None:
-        for side, conv in self.conversations().items():
-            conv.add("user", text)
+    def show_question(self, text: str) -> None:
+        for side in self.conversations():
             self.view(side).add_message("user", "You", text)
 
-    def drop_last_answers(self) -> bool:
-        """Remove the newest answer(s) (Regenerate); True when a question is left to answer."""
-        for side, conv in self.conversations().items():
-            if conv.messages and conv.messages[-1].role == "assistant":
-                conv.messages.pop()
+    def remove_last_answers(self) -> None:
+        """The session dropped the newest answer(s) (Regenerate): so do the columns."""
+        for side in self.conversations():
+            shown = self.view(side).messages()
+            if shown and shown[-1].role == "assistant":
                 self.view(side).remove_last_message()
-        return any(c.messages and c.messages[-1].role == "user"
-                   for c in self.conversations().values())
 
-    def ask(self, worker: Any, setup: Any, adapter_path: str) -> None:
-        """Queue the answer(s) to the last question; text streams into new bubbles."""
+    def expect_answers(self, request_ids: list[int], adapter_path: str) -> None:
+        """Answers are on their way under these ids; each gets its bubble when it starts."""
         sides = AB_SIDES if self.ab_mode else (("", None),)
-        for side, use_adapter in sides:
-            conv = self.conversations()[side]
+        for request_id, (side, use_adapter) in zip(request_ids, sides, strict=False):
             title = self._title_for(side, adapter_path if use_adapter is not False else "")
-            bubble = self.view(side).add_message("assistant", title, "")
-            bubble.set_footer("Thinking…")
-            request_id = worker.generate(setup.system_prompt, conv.turns(), setup.settings,
-                                         side=side, use_adapter=use_adapter)
-            self._answers[request_id] = (side, bubble)
-            conv.system_prompt = setup.system_prompt
+            self._answers[request_id] = (side, title)
         self.status.setText("Generating…")
         self._frozen = False
         self._flush_timer.start()
 
-    def freeze(self) -> None:
+    def freeze(self) -> dict[int, str]:
         """Stop pressed: show what has arrived and nothing after, at once (the worker may
-        still be finishing its current token)."""
+        still be finishing its current token). Returns what each answer shows."""
         self._flush()
         self._frozen = True
+        return {request_id: bubble.text() for request_id, bubble in self._bubbles.items()}
 
     def forget_answers(self) -> None:
         """Stop painting answers still on their way (new chat, another conversation)."""
         self._answers.clear()
+        self._bubbles.clear()
         self._buffer.clear()
         self._flush_timer.stop()
 
-    # -- worker events ----------------------------------------------------------------------
+    # -- session events ---------------------------------------------------------------------
     def on_started(self, event: Any) -> None:
         if event.request_id not in self._answers:
             return
+        side, title = self._answers[event.request_id]
         if event.notice:
-            self.view(event.side).add_notice(event.notice)
+            self.view(side).add_notice(event.notice)
+        bubble = self.view(side).add_message("assistant", title, "")
+        bubble.set_footer("Thinking…")
+        self._bubbles[event.request_id] = bubble
         self.status.setText(f"Generating… · context {event.prompt_tokens:,}/"
                             f"{event.context_limit:,} tokens")
 
     def on_token(self, event: Any) -> None:
-        if event.request_id in self._answers and not self._frozen:
+        if event.request_id in self._bubbles and not self._frozen:
             self._buffer[event.request_id] = self._buffer.get(event.request_id, "") + event.text
 
     def on_finished(self, event: Any) -> None:
         self._flush()
-        side, bubble = self._answers.pop(event.request_id, (None, None))
-        if bubble is None:
+        side, _title = self._answers.pop(event.request_id, (None, ""))
+        if side is None:
             return
-        conv = self.conversations().get(side)
-        text = bubble.text() if self._frozen else event.text  # what the user saw when stopping
-        if event.stats is None or (not text and event.stats.stop_reason == "stopped"):
-            self.view(side).remove_last_message()
-        elif conv is not None:
-            bubble.set_text(text)
-            bubble.set_title(self._title_for(side, event.stats.adapter))
-            bubble.set_footer(event.stats.summary)
-            conv.add("assistant", text, event.stats.to_dict())
-            self.status.setText(event.stats.summary)
+        bubble = self._bubbles.pop(event.request_id, None)
+        if bubble is not None:
+            if event.stats is None or (not event.text and event.stats.stop_reason == "stopped"):
+                self._remove(bubble)
+            else:
+                bubble.set_text(event.text)  # the session kept what the user saw at Stop
+                bubble.set_title(self._title_for(side, event.stats.adapter))
+                bubble.set_footer(event.stats.summary)
+                self.status.setText(event.stats.summary)
         self._after_answer()
 
     def on_failed(self, event: Any, message: str) -> None:
         """A failure; the notice goes to the column of the answer that failed."""
-        side, bubble = self._answers.pop(event.request_id, ("", None)) \
-            if event.request_id is not None else (event.side, None)
-        if bubble is not None and not bubble.text():
-            self.view(side).remove_last_message()
+        side = event.side
+        if event.request_id is not None:
+            side = self._answers.pop(event.request_id, (side, ""))[0]
+            bubble = self._bubbles.pop(event.request_id, None)
+            if bubble is not None and not bubble.text():
+                self._remove(bubble)
         self.view(side).add_notice(message, "error")
-        if bubble is not None:
+        if event.request_id is not None:
             self._after_answer()
+
+    def _remove(self, bubble: Any) -> None:
+        view = self.transcript_b if bubble in self.transcript_b.messages() else self.transcript
+        if view.messages() and view.messages()[-1] is bubble:
+            view.remove_last_message()
 
     def _after_answer(self) -> None:
         if not self._answers:
@@ -231,8 +236,8 @@ class ChatConversationPanel(QWidget):
 
     def _flush(self) -> None:
         for request_id, text in self._buffer.items():
-            if request_id in self._answers:
-                bubble = self._answers[request_id][1]
+            bubble = self._bubbles.get(request_id)
+            if bubble is not None:
                 bubble.append_text(text)
                 bubble.set_footer("")
         self._buffer.clear()

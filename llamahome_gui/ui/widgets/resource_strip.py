@@ -96,8 +96,7 @@ class ResourceStripWidget(QWidget):
         if self.ctx is None or alert in self._shown:
             return
         self._shown.add(alert)
-        if self.ctx.alert("Resource alert", alert.message) == "desktop":
-            self.ctx.show_status(f"⚠ {alert.message}", 15000)  # also where the eye is
+        self.ctx.alert("Resource alert", alert.message, status=f"⚠ {alert.message}")
 
     def _on_service_alert_cleared(self, alert: Alert) -> None:
         if self.ctx is not None and self.ctx.alert_backend() in ("desktop", "statusbar"):
