@@ -80,7 +80,14 @@ class TrainPage(QWidget):
         self.tabs.setObjectName("train.tabs")
         self.tabs.addTab(setup, "Model && data")
         self.tabs.addTab(_scrolled(self.training_form), "Training")
-        self.tabs.addTab(_scrolled(self.lora_form), "LoRA")
+        from llamahome_gui.ui.widgets.train_targets import LoraTargetsWidget
+
+        self.lora_targets = LoraTargetsWidget(ctx, self.tokenizer_dir)
+        lora_tab = QWidget()
+        lora_layout = QVBoxLayout(lora_tab)
+        lora_layout.addWidget(self.lora_targets)
+        lora_layout.addWidget(self.lora_form, 1)
+        self.tabs.addTab(_scrolled(lora_tab), "LoRA")
         self.tabs.addTab(_scrolled(self.dpo_form), "DPO")
 
         self.memory = TrainMemoryWidget()
