@@ -75,6 +75,13 @@ class TrainPage(QWidget):
         data_box.setProperty("formSection", True)
         QVBoxLayout(data_box).addWidget(self.dataset_panel)
         setup_layout.addWidget(model_box)
+        from llamahome_gui.ui.widgets.train_gpus import GpuPickerWidget
+
+        self.gpus = GpuPickerWidget(ctx)
+        gpu_box = QGroupBox("GPUs")
+        gpu_box.setProperty("formSection", True)
+        QVBoxLayout(gpu_box).addWidget(self.gpus)
+        setup_layout.addWidget(gpu_box)
         setup_layout.addWidget(data_box, 1)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("train.tabs")
