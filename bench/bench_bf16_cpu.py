@@ -29,7 +29,8 @@ from dataset import write_dataset  # noqa: E402
 def one_run(model: Path, data: Path, steps: int, precision: str, batch: int,
             max_len: int) -> dict:
     from llamahome_gui.config.schema import COMPONENTS
-    from llamahome_gui.core.runs import RUN_COMPONENTS, read_events
+    from llamahome_gui.core.runs import RUN_COMPONENTS
+    from llamahome_gui.core.runs.events import RunStarted, StepLogged, read_events
     from llamahome_gui.core.train import run_training
 
     configs = {name: COMPONENTS[name]() for name in RUN_COMPONENTS}
@@ -45,11 +46,11 @@ def one_run(model: Path, data: Path, steps: int, precision: str, batch: int,
     run_dir = Path(tempfile.mkdtemp(prefix=f"bf16-bench-{precision}-"))
     run_training(run_dir, configs)
     events = read_events(run_dir)
-    start = next(e for e in events if e["event"] == "start")
-    step_events = [e for e in events if e["event"] == "step"]
-    return {"precision": start["config"]["mixed_precision"],
-            "tokens_per_s": step_events[-1]["tokens_per_s"],
-            "losses": [round(e["loss"], 5) for e in step_events]}
+    start = next(e for e in events if isinstance(e, RunStarted))
+    step_events = [e for e in events if isinstance(e, StepLogged)]
+    return {"precision": start.config["mixed_precision"],
+            "tokens_per_s": step_events[-1].tokens_per_s,
+            "losses": [round(e.loss, 5) for e in step_events]}
 
 
 def main() -> int:
