@@ -42,7 +42,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="dataset file (.json, .jsonl, .txt); default: training.training."
                    "dataset_path, or the bundled sample dataset")
     p.add_argument("--format", dest="fmt", default=None,
-                   choices=["auto", "alpaca", "chat", "text"],
+                   choices=["auto", "alpaca", "chat", "text", "preference"],
                    help="record layout (default: training.training.dataset_format, usually auto)")
     p.add_argument("--model", default=None, metavar="DIR",
                    help="model folder whose tokenizer and chat template to use")

@@ -169,6 +169,12 @@ def _install_signals(stop: Any, out: TextIO) -> dict[int, Any]:
 # ---------------------------------------------------------------- command
 
 def run(args: argparse.Namespace) -> int:
+    from llamahome_gui.cli.train_launch import rank_exit_code
+
+    return rank_exit_code(_run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     # Stop (SIGINT) must work from the first moment, also while the model loads, even when we
     # were started with SIGINT ignored (e.g. by a background job): Python then keeps SIG_IGN.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -180,6 +186,11 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    problem = _kbit_problem(plan.configs)
+    if problem:  # refused in one line before anything loads
+        _error(problem)
+        _record_early_failure(run_dir, problem)
+        return EXIT_USAGE
     from llamahome_gui.core.runs.lock import RunBusyError, RunLock
     from llamahome_gui.core.train import TrainingError
     from llamahome_gui.core.train.gpu_env import apply_gpu_env
@@ -189,6 +200,13 @@ def run(args: argparse.Namespace) -> int:
     if chosen and rank == 0:
         print(f"GPUs {chosen} (resource.gpu.cuda_devices; CUDA_VISIBLE_DEVICES={chosen})",
               file=human, flush=True)
+    from llamahome_gui.cli.train_launch import launch, processes_for
+    from llamahome_gui.core.train.launch import launched
+
+    processes = 1 if launched() or args.estimate else processes_for(plan.configs)
+    if processes > 1:  # this process becomes the launcher of the ranks
+        return launch(args, plan, run_dir, processes, human,
+                      lambda: _preflight(args, plan.configs, human, 0))
 
     lock = None
     try:
@@ -220,6 +238,20 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if lock is not None:
             lock.release()
+
+
+def _kbit_problem(configs: dict[str, Any]) -> str | None:
+    """The QLoRA pre-launch check (bitsandbytes and the device), or None."""
+    from llamahome_gui.core.models.loading import pick_device
+    from llamahome_gui.core.train.quantize import quantization_problem
+
+    m = configs["model"].model
+    if m.quantization == "none":
+        return None
+    try:
+        return quantization_problem(m.quantization, pick_device(m.device))
+    except RuntimeError as exc:  # no such device
+        return str(exc)
 
 
 def _error(message: str, hint: str = "") -> None:

@@ -127,9 +127,13 @@ class ModelConfig(Component):
 class TrainingSection(Section):
     dataset_path: str = path_field("", "Training data: .json/.jsonl/.txt. Empty = the bundled "
                                    "sample dataset.", "file")
-    dataset_format: Literal["auto", "alpaca", "chat", "text"] = Field(
+    dataset_format: Literal["auto", "alpaca", "chat", "text", "preference"] = Field(
         "auto", description="Record layout: alpaca (instruction/input/output), chat (messages or "
-        "ShareGPT conversations), text (plain text). auto = detect from the file.")
+        "ShareGPT conversations), text (plain text), preference (a prompt with chosen and "
+        "rejected answers, for DPO). auto = detect from the file.")
+    method: Literal["sft", "dpo"] = Field(
+        "sft", description="sft = learn the answers in the data; dpo = learn to prefer the chosen "
+        "answer over the rejected one (needs preference data; see [dpo]).")
     output_dir: str = path_field("", "Folder where run folders are created. Empty = the "
                                  "'runs' folder in the user data folder.", "dir")
     num_train_epochs: float = Field(3.0, gt=0.0, le=1000.0, description="Passes over the training data "
@@ -162,12 +166,23 @@ class TrainingSection(Section):
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: "
                                          "less memory, about 30% slower.")
     mixed_precision: Literal["auto", "no", "fp16", "bf16"] = Field(
-        "auto", description="Compute precision on a GPU: auto = bf16 where supported, else fp16; "
-        "always off on the CPU.")
+        "auto", description="Compute precision: auto = bf16 on a GPU that supports it, else fp16; "
+        "fp32 on the CPU (bf16 measured slower there); bf16 on a CPU with bf16 instructions "
+        "uses autocast.")
     early_stopping_patience: int = Field(0, ge=0, le=1000, description="Stop after this many evaluations "
                                          "without improvement; 0 = never stop early.")
     early_stopping_min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Smallest eval-loss drop "
                                             "that counts as an improvement.")
+    num_processes: int = Field(1, ge=0, le=64, description="Training processes on this machine: "
+                               "above 1 the run starts under torchrun by itself (gloo on a CPU, "
+                               "NCCL on GPUs); 0 = one per selected GPU (1 on a CPU).")
+    sample_prompts: StrList = Field(
+        default_factory=list, description="Prompts answered (greedy) with the current adapter at "
+        "every evaluation and at the end, shown on the Train page; empty = two prompts from the "
+        "held-out records.")
+    sample_max_new_tokens: int = Field(48, ge=0, le=1024, description="Longest sample answer, in "
+                                       "tokens; 0 = no sample answers.",
+                                       json_schema_extra={"unit": "tokens"})
 
 
 class LoraSection(Section):
@@ -182,12 +197,30 @@ class LoraSection(Section):
         description="Layer names to adapt, e.g. q_proj, v_proj; \"all-linear\" = every linear layer "
         "except the output head.")
     bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases to train.")
+    use_dora: bool = Field(False, title="DoRA", description="Weight-decomposed LoRA: learns a "
+                           "magnitude per output as well; often better at low rank, about 2x "
+                           "slower per step.")
+    use_rslora: bool = Field(False, title="rsLoRA", description="Rank-stabilized scale alpha / "
+                             "sqrt(r) instead of alpha / r, so high ranks keep learning.")
+
+
+class DpoSection(Section):
+    beta: float = Field(0.1, gt=0.0, le=10.0, description="How far the adapter may move from the "
+                        "reference: lower = bolder preferences, higher = closer to the reference.")
+    loss: Literal["sigmoid", "ipo", "hinge"] = Field(
+        "sigmoid", description="sigmoid = the DPO paper's loss; ipo = squared, less prone to "
+        "overfitting small sets; hinge = margin loss.")
+    reference: Literal["base", "none"] = Field(
+        "base", description="base = the base model without the adapter (log-probs computed "
+        "without gradients); none = reference-free (log-probs of 0).")
 
 
 class TrainingConfig(Component):
     training: TrainingSection = Field(default_factory=TrainingSection, description="The run: data, "
                                       "schedule, evaluation and checkpoints.")
     lora: LoraSection = Field(default_factory=LoraSection, description="The LoRA adapter.")
+    dpo: DpoSection = Field(default_factory=DpoSection, description="Preference tuning "
+                            "(training.training.method = dpo).")
 
 
 # ----------------------------------------------------------------------- inference

@@ -32,6 +32,7 @@ from llamahome_gui.core.runs.events import (
     RunFinished,
     RunStarted,
     RunStopped,
+    SampleGenerated,
     StatusReported,
     StepLogged,
     last_start_index,
@@ -79,6 +80,7 @@ class TrainWorker(QObject):
     step_logged = pyqtSignal(object)    # StepLogged
     evaluated = pyqtSignal(object)      # Evaluated
     checkpointed = pyqtSignal(object)   # Checkpointed
+    sampled = pyqtSignal(object)        # SampleGenerated
     stopped = pyqtSignal(object)        # RunStopped
     failed = pyqtSignal(object)         # RunFailed (message, hint)
     finished = pyqtSignal(object)       # RunFinished
@@ -310,6 +312,8 @@ class TrainWorker(QObject):
         elif isinstance(event, Checkpointed):
             self._last_checkpoint = event.path
             self.checkpointed.emit(event)
+        elif isinstance(event, SampleGenerated):
+            self.sampled.emit(event)
         elif isinstance(event, RunStopped):
             self._end(TrainState.STOPPED)
             self.stopped.emit(event)

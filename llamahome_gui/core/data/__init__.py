@@ -4,6 +4,7 @@ rendering with the model's chat template, and previews.
 The contract the trainer, the CLI and the GUI use::
 
     ds = load_dataset(path, fmt="auto")            # Dataset(.path, .format, .records), or DatasetError
+    prefs = load_preferences(path)                 # PreferenceSet(.pairs) for DPO, or DatasetError
     examples = render_examples(ds.records, tokenizer, max_seq_length)   # list[Example]
     report = check_dataset(path, fmt, tokenizer, max_seq_length)        # DatasetReport (.summary())
     lines = preview(path, fmt, tokenizer, n)                             # list[str]
@@ -17,6 +18,12 @@ prompt is used.
 """
 
 from llamahome_gui.core.data.formats import load_dataset, parse_dataset
+from llamahome_gui.core.data.preference import (
+    PreferencePair,
+    PreferenceSet,
+    load_preferences,
+    parse_preferences,
+)
 from llamahome_gui.core.data.preview import PreviewItem, preview, preview_items
 from llamahome_gui.core.data.records import (
     FORMATS,
@@ -39,7 +46,8 @@ from llamahome_gui.core.data.validate import DatasetReport, TokenStats, check_da
 
 __all__ = [
     "FORMATS", "IGNORE_INDEX", "Conversation", "Dataset", "DatasetError", "DatasetReport",
-    "Example", "PreviewItem", "Problem", "Record", "TemplateError", "TokenStats",
-    "check_dataset", "load_dataset", "parse_dataset", "preview", "preview_items", "prompt_ids",
+    "Example", "PreferencePair", "PreferenceSet", "PreviewItem", "Problem", "Record",
+    "TemplateError", "TokenStats", "check_dataset", "load_dataset", "load_preferences",
+    "parse_dataset", "parse_preferences", "preview", "preview_items", "prompt_ids",
     "render_example", "render_examples", "with_system_prompt",
 ]

@@ -130,13 +130,16 @@ def _text_items(text: str) -> list[RawItem]:
 
 
 def detect_format(items: list[RawItem], container: str) -> str | None:
-    """alpaca, chat or text, from the keys of the first records; None when it cannot tell."""
+    """alpaca, chat, text or preference, from the keys of the first records; None when it
+    cannot tell."""
     if container == "txt":
         return "text"
     for item in items[:50]:
         if not isinstance(item.value, dict):
             continue
         keys = item.value.keys()
+        if "chosen" in keys and "rejected" in keys:
+            return "preference"
         if "messages" in keys or "conversations" in keys:
             return "chat"
         if "instruction" in keys:
@@ -235,6 +238,30 @@ def text_record(value: Any) -> tuple[Record | None, str | None]:
 NORMALIZERS = {"alpaca": alpaca_record, "chat": chat_record, "text": text_record}
 
 
+def _normalizer(fmt: str) -> Any:
+    if fmt == "preference":  # the SFT view: context + chosen answer (DPO reads the pairs)
+        from llamahome_gui.core.data.preference import chosen_record
+
+        return chosen_record
+    return NORMALIZERS[fmt]
+
+
+def normalize_items(items: list[RawItem], name: str, normalize: Any,
+                    ) -> tuple[list[tuple[RawItem, Any, str]], list[Problem]]:
+    """(item, normalized value, location) of every usable item, and a Problem (file:line or
+    record number) for every other."""
+    good: list[tuple[RawItem, Any, str]] = []
+    problems: list[Problem] = []
+    for item in items:
+        value, err = (None, item.error) if item.error else normalize(item.value)
+        if err or value is None:
+            problems.append(Problem(name, err or "unusable record", line=item.line,
+                                    record=item.record))
+            continue
+        good.append((item, value, Problem(name, "", line=item.line, record=item.record).where))
+    return good, problems
+
+
 def parse_dataset(path: str | Path, fmt: str = "auto") -> tuple[Dataset, list[Problem]]:
     """The dataset and every problem found (does not raise for bad records)."""
     path = Path(path).expanduser()
@@ -249,36 +276,33 @@ def parse_dataset(path: str | Path, fmt: str = "auto") -> tuple[Dataset, list[Pr
             hint = f"records have keys {keys}" if keys is not None else "no record is a JSON object"
             problems.append(Problem(name, f"cannot tell the format: {hint}; expected instruction/"
                                           "input/output (alpaca), messages or conversations "
-                                          "(chat), or text; or choose the format explicitly"))
+                                          "(chat), text, or chosen/rejected (preference); "
+                                          "or choose the format explicitly"))
         fmt = detected or "alpaca"
     elif container == "txt" and fmt != "text":
         problems.append(Problem(name, f"a plain-text file can only be read as format text, "
                                       f"not {fmt}"))
-    normalize = NORMALIZERS[fmt]
-    records: list[Record] = []
-    locations: list[str] = []
-    kinds: set[str] = set()
-    for item in items:
-        where = Problem(name, "", line=item.line, record=item.record)
-        if item.error:
-            problems.append(Problem(name, item.error, line=item.line, record=item.record))
-            continue
-        record, err = normalize(item.value)
-        if record is not None and not err:
-            err = _bad_text(record)
-        if err or record is None:
-            problems.append(Problem(name, err or "unusable record", line=item.line,
-                                    record=item.record))
-            continue
-        if isinstance(item.value, dict):
-            kinds.add("sharegpt" if "conversations" in item.value and "messages" not in item.value
-                      else "messages" if fmt == "chat" else fmt)
-        records.append(record)
-        locations.append(where.where)
+    good, bad = normalize_items(items, name, _checked(_normalizer(fmt)))
+    problems += bad
+    records: list[Record] = [record for _, record, _ in good]
+    locations = [where for _, _, where in good]
+    kinds = {"sharegpt" if "conversations" in item.value and "messages" not in item.value
+             else "messages" if fmt == "chat" else fmt
+             for item, _, _ in good if isinstance(item.value, dict)}
     if not items and not problems:
         problems.append(Problem(name, "the file holds no records"))
     source = "txt" if container == "txt" else "+".join(sorted(kinds)) or fmt
     return Dataset(path, fmt, records, locations, source), problems  # type: ignore[arg-type]
+
+
+def _checked(normalize: Any) -> Any:
+    """``normalize`` followed by the text check every format shares."""
+    def check(value: Any) -> tuple[Any, str | None]:
+        record, err = normalize(value)
+        if record is not None and not err:
+            err = _bad_text(record)
+        return record, err
+    return check
 
 
 def _bad_text(record: Record) -> str | None:

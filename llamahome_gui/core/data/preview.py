@@ -26,6 +26,8 @@ class PreviewItem:
     tokens: int
     trained: int
     truncated: bool
+    rejected: str = ""
+    """Preference data: the rejected answer as the model would see it (else empty)."""
 
 
 def _runs(example: Example) -> list[tuple[bool, list[int]]]:
@@ -63,8 +65,24 @@ def preview_items(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n:
     records = dataset.records[:max(n, 0)]
     examples = render_examples(records, tokenizer, max_seq_length, system_prompt,
                                dataset.locations[:len(records)])
-    return [describe(e, tokenizer, loc)
-            for e, loc in zip(examples, dataset.locations, strict=False)]
+    items = [describe(e, tokenizer, loc)
+             for e, loc in zip(examples, dataset.locations, strict=False)]
+    if dataset.format == "preference":
+        add_rejected(items, path, tokenizer, max_seq_length, system_prompt)
+    return items
+
+
+def add_rejected(items: list[PreviewItem], path: str | Path, tokenizer: Any,
+                 max_seq_length: int | None = None, system_prompt: str | None = None) -> None:
+    """Fill ``rejected`` of the first preview items of a preference file (in file order)."""
+    from llamahome_gui.core.data.preference import load_preferences
+
+    prefs = load_preferences(path)
+    pairs = prefs.pairs[:len(items)]
+    rejected = render_examples([p.with_answer(p.rejected) for p in pairs], tokenizer,
+                               max_seq_length, system_prompt, prefs.locations[:len(pairs)])
+    for item, example in zip(items, rejected, strict=False):
+        item.rejected = describe(example, tokenizer).answer
 
 
 def preview(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n: int = 3,
@@ -73,6 +91,10 @@ def preview(path: str | Path, fmt: str = "auto", tokenizer: Any = None, n: int =
     out = []
     for item in preview_items(path, fmt, tokenizer, n, max_seq_length, system_prompt):
         cut = ", truncated" if item.truncated else ""
-        out.append(f"── {item.location} · {item.tokens} tokens, {item.trained} trained{cut} ──\n"
-                   f"{item.marked.rstrip()}")
+        text = (f"── {item.location} · {item.tokens} tokens, {item.trained} trained{cut} ──\n"
+                f"{item.marked.rstrip()}")
+        if item.rejected:
+            text += (f"\n── rejected (DPO learns to prefer the answer above) ──\n"
+                     f"{ANSWER_OPEN}{item.rejected.rstrip()}{ANSWER_CLOSE}")
+        out.append(text)
     return out

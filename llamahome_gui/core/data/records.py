@@ -11,8 +11,8 @@ Message: TypeAlias = dict[str, str]
 Conversation: TypeAlias = list[Message]
 Record: TypeAlias = Conversation | str
 """A conversation (alpaca and chat data) or a plain text (text data)."""
-Format: TypeAlias = Literal["alpaca", "chat", "text"]
-FORMATS: tuple[str, ...] = ("alpaca", "chat", "text")
+Format: TypeAlias = Literal["alpaca", "chat", "text", "preference"]
+FORMATS: tuple[str, ...] = ("alpaca", "chat", "text", "preference")
 MAX_REPORTED = 5
 
 

@@ -39,7 +39,12 @@ RECOMPUTED_LAYERS = {"cpu": (0.47, 1.0), "cuda": (0.0, 2.0)}
 # transformers, peft and TensorBoard on the CPU; the CUDA context and kernels on a GPU.
 RUNTIME_OVERHEAD = {"cpu": 490_000_000, "cuda": 700 * 2**20}
 FITS_BELOW, TIGHT_BELOW = 0.85, 1.0
-_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "8bit": 1, "4bit": 0.5}
+_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+# bitsandbytes' storage per quantized weight: nf4 with double quantization keeps an 8-bit
+# absmax per 64 weights and an fp32 one per 256 of those; int8 keeps an fp32 scale per output
+# row (counted separately). Everything else (embeddings, norms, an untied head) is cast to
+# fp32 by prepare_model_for_kbit_training.
+QUANT_BYTES = {"4bit": 0.5 + 1 / 64 + 4 / (64 * 256), "8bit": 1.0}
 
 
 @dataclass
@@ -142,6 +147,16 @@ def verdict_for(total: int, available: int) -> Verdict:
     return "fits" if total <= FITS_BELOW * available else "tight"
 
 
+def base_weight_bytes(info: ModelInfo, dtype: str, quantization: str = "none") -> int:
+    """Bytes of the frozen base model as the trainer holds it."""
+    if quantization not in QUANT_BYTES:
+        return int(info.parameters * _BYTES[dtype])
+    shapes = info.linear_shapes()
+    linear = sum(d_in * d_out for _, d_in, d_out in shapes)
+    scales = 4 * sum(d_out for _, _, d_out in shapes) if quantization == "8bit" else 0
+    return int(linear * QUANT_BYTES[quantization] + scales + (info.parameters - linear) * 4)
+
+
 def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section: Any,
                              lora_section: Any, device: str = "cpu", *, dtype: str = "auto",
                              quantization: str = "none", memory_fraction: float = 0.9,
@@ -164,7 +179,6 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
     kind = "cuda" if device.startswith("cuda") else "cpu"
     if dtype == "auto":
         dtype = "bfloat16" if kind == "cuda" else "float32"
-    weight_bytes = _BYTES[quantization] if quantization in ("4bit", "8bit") else _BYTES[dtype]
     mixed = _get(training_section, "mixed_precision", "auto")
     act_bytes = 2 if kind == "cuda" and (dtype != "float32" or mixed in ("auto", "bf16", "fp16")) \
         else 4
@@ -176,6 +190,8 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
 
     batch = int(_get(training_section, "per_device_train_batch_size", 1))
     seq = int(_get(training_section, "max_seq_length", 512))
+    if _get(training_section, "method", "sft") == "dpo":
+        seq *= 2  # a DPO row holds the chosen and the rejected sequence
     if row_length:
         seq = min(seq, int(row_length))
     tokens = batch * seq
@@ -191,7 +207,7 @@ def estimate_training_memory(model_dir: str | Path | ModelInfo, training_section
     per_token += 3 * info.hidden_size * act_bytes + logits
     activations = int(tokens * per_token)
 
-    weights = int(info.parameters * weight_bytes)
+    weights = base_weight_bytes(info, dtype, quantization)
     lora_bytes, grads, optim = 4 * n_lora, 4 * n_lora, 8 * n_lora
     overhead = RUNTIME_OVERHEAD[kind]
     total = weights + lora_bytes + grads + optim + activations + overhead

@@ -141,6 +141,12 @@ class StepLogged(Event):
     tokens_per_s: float | None = None
     elapsed_s: float | None = None
     eta_s: float | None = None
+    # DPO (training.training.method = dpo): mean rewards beta * (policy - reference log-prob)
+    # of the chosen and rejected answers, their difference, and the share of pairs ranked right.
+    rewards_chosen: float | None = None
+    rewards_rejected: float | None = None
+    reward_margin: float | None = None
+    reward_accuracy: float | None = None
 
 
 @event_kind("eval")
@@ -149,6 +155,22 @@ class Evaluated(Event):
     step: int
     eval_loss: float | None = None
     elapsed_s: float | None = None
+    eval_rewards_chosen: float | None = None
+    eval_rewards_rejected: float | None = None
+    eval_reward_margin: float | None = None
+    eval_reward_accuracy: float | None = None
+
+
+@event_kind("sample")
+@dataclass(frozen=True, kw_only=True)
+class SampleGenerated(Event):
+    """A greedy answer to ``prompt`` with the adapter of ``step`` (at every evaluation and at
+    the end); ``seconds``: what generating it cost."""
+
+    step: int
+    prompt: str
+    text: str
+    seconds: float | None = None
 
 
 @event_kind("checkpoint")

@@ -68,9 +68,12 @@ def _disk_full(exc: BaseException, run_dir: Path, needed: int) -> bool:
 
 
 def save_checkpoint(run_dir: Path, model: Any, optimizer: Any, scheduler: Any,
-                    state: dict[str, Any], scaler: Any = None) -> Path:
+                    state: dict[str, Any], scaler: Any = None,
+                    rank_rng: list[Any] | None = None) -> Path:
     """Write ``checkpoints/step-NNNNNN`` whole, or nothing: a failed write (a full disk)
-    removes its partial folder, keeps the earlier checkpoints and says how much is missing."""
+    removes its partial folder, keeps the earlier checkpoints and says how much is missing.
+    ``rank_rng``: each rank's CPU RNG state in a several-process run (rank 0 writes them all,
+    so every rank resumes with its own dropout masks)."""
     root = run_dir / CHECKPOINTS_DIR
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(f".{CHECKPOINT_PREFIX}*.tmp"):  # left by a killed save
@@ -81,7 +84,7 @@ def save_checkpoint(run_dir: Path, model: Any, optimizer: Any, scheduler: Any,
     name = f"{CHECKPOINT_PREFIX}{int(state['step']):06d}"
     tmp = root / f".{name}.tmp"
     try:
-        _write(tmp, model, optimizer, scheduler, state, scaler)
+        _write(tmp, model, optimizer, scheduler, state, scaler, rank_rng)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if _disk_full(exc, run_dir, needed):
@@ -96,7 +99,7 @@ def save_checkpoint(run_dir: Path, model: Any, optimizer: Any, scheduler: Any,
 
 
 def _write(tmp: Path, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any],
-           scaler: Any) -> None:
+           scaler: Any, rank_rng: list[Any] | None = None) -> None:
     import torch
 
     tmp.mkdir()
@@ -106,6 +109,8 @@ def _write(tmp: Path, model: Any, optimizer: Any, scheduler: Any, state: dict[st
     rng = {"cpu": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+    if rank_rng and len(rank_rng) > 1:
+        rng["cpu_ranks"] = torch.stack(list(rank_rng))
     if scaler is not None:
         torch.save(scaler.state_dict(), tmp / "scaler.pt")
     torch.save(rng, tmp / "rng.pt")
@@ -150,8 +155,9 @@ def verify_checkpoint(folder: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(folder: Path, model: Any, optimizer: Any, scheduler: Any,
-                    scaler: Any = None) -> dict[str, Any]:
-    """Restore weights, optimizer, scheduler and RNG; returns the trainer state."""
+                    scaler: Any = None, rank: int = 0) -> dict[str, Any]:
+    """Restore weights, optimizer, scheduler and RNG (``rank``'s own CPU RNG when the
+    checkpoint holds one per rank); returns the trainer state."""
     import torch
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
@@ -164,9 +170,12 @@ def load_checkpoint(folder: Path, model: Any, optimizer: Any, scheduler: Any,
     if scaler is not None and (folder / "scaler.pt").is_file():
         scaler.load_state_dict(_load_tensors(folder / "scaler.pt"))
     rng = _load_tensors(folder / "rng.pt")
-    torch.set_rng_state(rng["cpu"])
+    ranks = rng.get("cpu_ranks")
+    # a row of the stack is a view; set_rng_state needs a tensor of its own (a view crashes)
+    torch.set_rng_state(ranks[rank].clone() if ranks is not None and rank < len(ranks)
+                        else rng["cpu"])
     if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(list(rng["cuda"]))
+        torch.cuda.set_rng_state_all([state.clone() for state in rng["cuda"]])
     state = json.loads((folder / CHECKPOINT_STATE).read_text(encoding="utf-8"))
     version, internal, gauss = state.pop("python_rng")
     random.setstate((version, tuple(internal), gauss))

@@ -64,6 +64,17 @@ def all_sum(dist: Dist, values: list[float], device: Any) -> list[float]:
     return t.tolist()
 
 
+def gather_objects(dist: Dist, obj: Any) -> list[Any]:
+    """Every rank's ``obj``, in rank order (``[obj]`` in a single process)."""
+    if not dist.active:
+        return [obj]
+    import torch.distributed as td
+
+    out: list[Any] = [None] * dist.world
+    td.all_gather_object(out, obj)
+    return out
+
+
 def all_sum_grads(dist: Dist, params: list[Any]) -> None:
     """Sum the gradients of ``params`` over all ranks in one flat all-reduce."""
     if not dist.active:

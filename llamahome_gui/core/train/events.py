@@ -101,7 +101,10 @@ class EventLog:
         if isinstance(event, StepLogged):
             for key, tag in (("loss", "train/loss"), ("lr", "train/learning_rate"),
                              ("grad_norm", "train/grad_norm"), ("tokens_per_s", "train/tokens_per_s"),
-                             ("epoch", "train/epoch")):
+                             ("epoch", "train/epoch"), ("reward_margin", "dpo/reward_margin"),
+                             ("reward_accuracy", "dpo/reward_accuracy"),
+                             ("rewards_chosen", "dpo/rewards_chosen"),
+                             ("rewards_rejected", "dpo/rewards_rejected")):
                 if record.get(key) is not None:
                     self._tb.add_scalar(tag, float(record[key]), event.step)
         elif record.get("eval_loss") is not None:

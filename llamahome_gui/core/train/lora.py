@@ -54,7 +54,8 @@ def apply_lora(model: Any, lora: Any) -> Any:
     targets = check_target_modules(model, list(lora.target_modules))
     config = LoraConfig(
         r=lora.r, lora_alpha=lora.lora_alpha, lora_dropout=lora.lora_dropout,
-        target_modules=targets, bias=lora.bias, task_type="CAUSAL_LM")
+        target_modules=targets, bias=lora.bias, task_type="CAUSAL_LM",
+        use_dora=bool(lora.use_dora), use_rslora=bool(lora.use_rslora))
     return get_peft_model(model, config)
 
 

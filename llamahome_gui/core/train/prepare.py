@@ -140,12 +140,15 @@ def load_model(folder: Path, model_section: Any, device: str) -> tuple[Any, Any]
     from llamahome_gui.core.models.loading import load_model_and_tokenizer, pick_dtype
 
     dtype = pick_dtype(model_section.dtype, device)
-    if model_section.quantization != "none":
-        raise TrainingError(f"model.model.quantization = {model_section.quantization!r} is not "
-                            "supported by the trainer yet", hint="set it to \"none\"")
     try:
-        model, tokenizer = load_model_and_tokenizer(
-            folder, device=device, dtype=dtype, trust_remote_code=model_section.trust_remote_code)
+        if model_section.quantization != "none":
+            from llamahome_gui.core.train.quantize import load_quantized
+
+            model, tokenizer = load_quantized(folder, model_section, device, dtype, False)
+        else:
+            model, tokenizer = load_model_and_tokenizer(
+                folder, device=device, dtype=dtype,
+                trust_remote_code=model_section.trust_remote_code)
     except (OSError, ValueError) as exc:
         raise TrainingError(f"cannot load the model in {folder}: {exc}",
                             hint="check model.model.path points to a Hugging Face model folder "
@@ -175,11 +178,29 @@ def configure_gpu(device: str, resource: Any) -> None:
     torch.backends.cudnn.allow_tf32 = bool(resource.gpu.enable_tf32)
 
 
-def autocast_dtype(training: Any, device: str) -> Any:
-    """The autocast dtype for mixed precision, or None (always None on the CPU)."""
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
     import torch
 
-    if not device.startswith("cuda") or training.mixed_precision == "no":
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def autocast_dtype(training: Any, device: str) -> Any:
+    """The autocast dtype for mixed precision, or None.
+
+    On the CPU only bf16 is offered, and only where the CPU has bf16 instructions (without
+    them autocast emulates it, slower than fp32).
+    """
+    import torch
+
+    if training.mixed_precision == "no":
+        return None
+    if not device.startswith("cuda"):
+        if device == "cpu" and training.mixed_precision == "bf16" and cpu_supports_bf16():
+            return torch.bfloat16
         return None
     if training.mixed_precision == "fp16":
         return torch.float16

@@ -40,12 +40,25 @@ def system_prompt(configs: dict[str, Any]) -> str | None:
     return configs["inference"].chat.system_prompt if "inference" in configs else None
 
 
+def load_run_records(training: Any) -> Any:
+    """The run's data, validated: records for SFT, preference pairs for DPO."""
+    if training.method == "dpo":
+        from llamahome_gui.core.train.dpo import load_pairs
+
+        return load_pairs(training)
+    return load_records(training)
+
+
 def prepare_run_data(configs: dict[str, Any], tokenizer: Any, records: Any = None) -> Prepared:
     """The run's dataset rendered with the chat template and split, exactly as the trainer
-    trains on it (``records``: already read by ``load_records``, else read here)."""
+    trains on it (``records``: already read by ``load_run_records``, else read here)."""
     training = configs["training"].training
     if records is None:
-        records = load_records(training)
+        records = load_run_records(training)
+    if training.method == "dpo":
+        from llamahome_gui.core.train.dpo import prepare_pairs
+
+        return prepare_pairs(training, records, tokenizer, system_prompt(configs))
     return prepare_data(training, records, tokenizer, system_prompt(configs))
 
 
@@ -82,7 +95,10 @@ def run_summary(trainer: Any, data: Prepared) -> dict[str, Any]:
             "gradient_accumulation_steps": t.gradient_accumulation_steps,
             "learning_rate": t.learning_rate, "lr_scheduler": t.lr_scheduler,
             "max_seq_length": t.max_seq_length, "epochs": t.num_train_epochs,
-            "max_steps": t.max_steps, "lora_r": lora.r, "lora_alpha": lora.lora_alpha,
+            "max_steps": t.max_steps, "method": t.method, "lora_r": lora.r,
+            "lora_alpha": lora.lora_alpha, "use_dora": lora.use_dora,
+            "use_rslora": lora.use_rslora,
+            "quantization": trainer.cfg["model"].model.quantization,
             "target_modules": list(lora.target_modules), "device": trainer.device,
             "dtype": str(next(trainer.model.parameters()).dtype).replace("torch.", ""),
             "mixed_precision": str(trainer.amp).replace("torch.", "") if trainer.amp else "no",

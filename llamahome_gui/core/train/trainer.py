@@ -32,6 +32,7 @@ from llamahome_gui.core.runs.events import (
     RunFinished,
     RunStarted,
     RunStopped,
+    SampleGenerated,
     StatusReported,
     StepLogged,
 )
@@ -54,15 +55,16 @@ from llamahome_gui.core.train.prepare import (
     autocast_dtype,
     configure_gpu,
     load_model,
-    load_records,
     model_dir,
     set_threads,
 )
+from llamahome_gui.core.train.samples import choose_prompts, generate_samples
 from llamahome_gui.core.train.session import (
     Interrupted,
     StopFlag,
     TrainResult,
     install_stop_hooks,
+    load_run_records,
     prepare_run_data,
     run_summary,
 )
@@ -109,6 +111,9 @@ class LoraTrainer:
             device = pick_device(m.device)
         except RuntimeError as exc:
             raise TrainingError(str(exc)) from exc
+        from llamahome_gui.core.train.quantize import check_quantization
+
+        check_quantization(m.quantization, device)  # before any data or weights load
         self.dist, self.device = dd.setup(device)
         if self.dist.main:
             (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -119,11 +124,13 @@ class LoraTrainer:
         random.seed(seed)
         torch.manual_seed(seed + self.dist.rank)
         configure_gpu(self.device, self.cfg["resource"])
-        records = load_records(self.training)
+        records = load_run_records(self.training)  # before the model: bad data fails fast
         self.model_dir = model_dir(m, progress=self._status)
         self._status(f"loading {self.model_dir}")
         model, self.tokenizer = load_model(self.model_dir, m, self.device)
         data = prepare_run_data(self.cfg, self.tokenizer, records)
+        self.sample_prompts = choose_prompts(self.training, records, self.tokenizer) \
+            if self.dist.main else []
         if self.training.gradient_checkpointing:
             enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5.x
             if enable is not None:
@@ -138,6 +145,14 @@ class LoraTrainer:
         mtype = getattr(base.config, "model_type", "")
         self._decoder = base.get_decoder() if mtype in _HEAD_ONLY_TYPES else None
         self._head = base.get_output_embeddings() if self._decoder is not None else None
+        self.objective = None
+        self._collate = collate
+        self._count: Any = lambda c: float((c["targets"] != IGNORE).sum())
+        if self.training.method == "dpo":
+            from llamahome_gui.core.train.dpo import DpoObjective, collate_pairs, pair_count
+
+            self.objective = DpoObjective(self.model, self._forward, self.cfg["training"].dpo)
+            self._collate, self._count = collate_pairs, pair_count
         self._install_stop_hooks()
         return data
 
@@ -166,19 +181,35 @@ class LoraTrainer:
                                        num_training_steps=self.total_steps)
 
     # --------------------------------------------------------------- compute
-    def _loss_sum(self, batch: dict[str, Any]) -> torch.Tensor:
+    def _forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(logits, targets, mask): logits only at the positions the loss counts."""
         import torch
         ids = batch["input_ids"].to(self.device, non_blocking=True)
         pos = batch["position_ids"].to(self.device, non_blocking=True)
         tgt = batch["targets"].to(self.device, non_blocking=True)
         mask = tgt != IGNORE
-        with torch.autocast(device_type="cuda", dtype=self.amp, enabled=self.amp is not None):
+        with torch.autocast(device_type=self.device.split(":")[0], dtype=self.amp,
+                            enabled=self.amp is not None):
             if self._decoder is not None:
                 hidden = self._decoder(input_ids=ids, position_ids=pos, use_cache=False)
                 logits = self._head(hidden.last_hidden_state[mask])
             else:
                 logits = self.model(input_ids=ids, position_ids=pos, use_cache=False).logits[mask]
-        return torch.nn.functional.cross_entropy(logits.float(), tgt[mask], reduction="sum")
+        return logits, tgt[mask], mask
+
+    def _loss_sum(self, batch: dict[str, Any]) -> torch.Tensor:
+        import torch
+        if self.objective is not None:
+            return self.objective.loss_sum(batch)
+        logits, targets, _ = self._forward(batch)
+        return torch.nn.functional.cross_entropy(logits.float(), targets, reduction="sum")
+
+    def _rewards(self, training: bool) -> dict[str, float]:
+        """DPO's reward statistics since the last report (none for SFT)."""
+        if self.objective is None:
+            return {}
+        rewards = self.objective.take(training, self.dist, self.device)
+        return rewards if training else {f"eval_{k}": v for k, v in rewards.items()}
 
     def _evaluate(self, rows: list[Row]) -> float | None:
         import torch
@@ -190,9 +221,9 @@ class LoraTrainer:
         total = count = 0.0
         with torch.no_grad():
             for batch in batches:
-                b = collate(batch, self.tokenizer.pad_token_id)
+                b = self._collate(batch, self.tokenizer.pad_token_id)
                 total += float(self._loss_sum(b))
-                count += float((b["targets"] != IGNORE).sum())
+                count += self._count(b)
         self.model.train()
         total, count = dd.all_sum(self.dist, [total, count], self.device)
         return total / max(count, 1.0)
@@ -209,6 +240,7 @@ class LoraTrainer:
 
     def _checkpoint(self, extra: dict[str, Any], rng: dict[str, Any]) -> Path | None:
         import torch
+        rank_rng = dd.gather_objects(self.dist, rng["cpu"])  # every rank takes part
         if not self.dist.main:
             return None
         epoch, window = divmod(self.step, self.steps_per_epoch)
@@ -219,7 +251,7 @@ class LoraTrainer:
         torch.set_rng_state(rng["cpu"])
         try:
             path = save_checkpoint(self.run_dir, self.model, self.optimizer, self.scheduler, state,
-                                   self.scaler)
+                                   self.scaler, rank_rng=rank_rng)
         finally:
             torch.set_rng_state(cpu_now)
         self.log.emit(Checkpointed(step=self.step, path=str(path)))
@@ -268,7 +300,8 @@ class LoraTrainer:
             ckpt = self.resume if (self.resume / "trainer_state.json").is_file() \
                 else latest_checkpoint(self.resume)
             if ckpt is not None:
-                state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler, self.scaler)
+                state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler,
+                                        self.scaler, rank=self.dist.rank)
                 self.step = int(state["step"])
                 self.losses = list(state.get("losses", []))
                 best, bad_evals = state.get("best_eval"), int(state.get("bad_evals", 0))
@@ -288,8 +321,8 @@ class LoraTrainer:
             if self._stop_requested():
                 return self._stopped(rng)
             micro = self._micro_batches(self.step, cache, data.train_rows)
-            collated = [collate(b, self.tokenizer.pad_token_id) for b in micro]
-            local_tokens = sum(float((c["targets"] != IGNORE).sum()) for c in collated)
+            collated = [self._collate(b, self.tokenizer.pad_token_id) for b in micro]
+            local_tokens = sum(self._count(c) for c in collated)
             local_inputs = sum(float(sum(r.length for r in b)) for b in micro)
             global_tokens, global_inputs = dd.all_sum(self.dist, [local_tokens, local_inputs],
                                                       self.device)
@@ -337,7 +370,8 @@ class LoraTrainer:
                     epoch=round(self.step / self.steps_per_epoch, 4), loss=loss, lr=lr,
                     grad_norm=grad_norm, tokens_per_s=round(tokens_seen / max(elapsed, 1e-9), 1),
                     elapsed_s=round(time.time() - started, 2),
-                    eta_s=round(per_step * (self.total_steps - self.step), 1)))
+                    eta_s=round(per_step * (self.total_steps - self.step), 1),
+                    **self._rewards(True)))
             if data.eval_rows and (self.step % t.eval_steps == 0 or self.step == self.total_steps):
                 try:
                     eval_loss = self._evaluate(data.eval_rows)
@@ -345,7 +379,8 @@ class LoraTrainer:
                     self.model.train()
                     return self._stopped({"cpu": torch.get_rng_state()})
                 self.log.emit(Evaluated(step=self.step, eval_loss=eval_loss,
-                                        elapsed_s=round(time.time() - started, 2)))
+                                        elapsed_s=round(time.time() - started, 2),
+                                        **self._rewards(False)))
                 if best is None or eval_loss < best - t.early_stopping_min_delta:
                     best, bad_evals = eval_loss, 0
                 else:
@@ -353,6 +388,12 @@ class LoraTrainer:
                 if t.early_stopping_patience and bad_evals >= t.early_stopping_patience:
                     reason = "early_stopping"
                     break
+            if self.step % t.eval_steps == 0 and self.step < self.total_steps:
+                try:
+                    self._sample()
+                except Interrupted:
+                    self.model.train()
+                    return self._stopped({"cpu": torch.get_rng_state()})
             if self.step % t.save_steps == 0 and self.step < self.total_steps:
                 self._checkpoint({"best_eval": best, "bad_evals": bad_evals},
                                  {"cpu": torch.get_rng_state()})
@@ -377,8 +418,25 @@ class LoraTrainer:
         return TrainResult("stopped", self.step, checkpoint=path,
                            final_loss=self.losses[-1] if self.losses else None, reason="interrupted")
 
+    def _sample(self) -> None:
+        """Greedy answers to the sample prompts with the adapter as it is now (rank 0)."""
+        if not self.sample_prompts:
+            return
+        from llamahome_gui.core.train.session import system_prompt
+
+        answers = generate_samples(self.model, self.tokenizer, self.sample_prompts,
+                                   self.training.sample_max_new_tokens,
+                                   system_prompt(self.cfg), self.device)
+        for prompt, text, seconds in answers:
+            self.log.emit(SampleGenerated(step=self.step, prompt=prompt.text, text=text,
+                                          seconds=seconds))
+
     def _finish(self, started: float, last_loss: float | None, reason: str) -> TrainResult:
         adapter = self.run_dir / ADAPTER_DIR
+        try:
+            self._sample()
+        except Interrupted:
+            pass  # the run is done; its adapter matters more than the last samples
         if self.dist.main:
             self.model.save_pretrained(adapter, safe_serialization=True)
             self.tokenizer.save_pretrained(adapter)

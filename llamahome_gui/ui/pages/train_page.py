@@ -64,6 +64,7 @@ class TrainPage(QWidget):
                          if k.startswith("training.training.") and k not in DATASET_KEYS]
         self.training_form = build_form(ctx.state, "training", keys=training_keys, group_titles=False)
         self.lora_form = build_form(ctx.state, "training", sections=["lora"], group_titles=False)
+        self.dpo_form = build_form(ctx.state, "training", sections=["dpo"], group_titles=False)
 
         setup = QWidget()
         setup_layout = QVBoxLayout(setup)
@@ -74,12 +75,27 @@ class TrainPage(QWidget):
         data_box.setProperty("formSection", True)
         QVBoxLayout(data_box).addWidget(self.dataset_panel)
         setup_layout.addWidget(model_box)
+        from llamahome_gui.ui.widgets.train_gpus import GpuPickerWidget
+
+        self.gpus = GpuPickerWidget(ctx)
+        gpu_box = QGroupBox("GPUs")
+        gpu_box.setProperty("formSection", True)
+        QVBoxLayout(gpu_box).addWidget(self.gpus)
+        setup_layout.addWidget(gpu_box)
         setup_layout.addWidget(data_box, 1)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("train.tabs")
         self.tabs.addTab(setup, "Model && data")
         self.tabs.addTab(_scrolled(self.training_form), "Training")
-        self.tabs.addTab(_scrolled(self.lora_form), "LoRA")
+        from llamahome_gui.ui.widgets.train_targets import LoraTargetsWidget
+
+        self.lora_targets = LoraTargetsWidget(ctx, self.tokenizer_dir)
+        lora_tab = QWidget()
+        lora_layout = QVBoxLayout(lora_tab)
+        lora_layout.addWidget(self.lora_targets)
+        lora_layout.addWidget(self.lora_form, 1)
+        self.tabs.addTab(_scrolled(lora_tab), "LoRA")
+        self.tabs.addTab(_scrolled(self.dpo_form), "DPO")
 
         self.memory = TrainMemoryWidget()
         self.start_button = QPushButton("Start training")
@@ -129,6 +145,7 @@ class TrainPage(QWidget):
         self.worker.step_logged.connect(self.progress.on_step)
         self.worker.evaluated.connect(self.progress.on_eval)
         self.worker.checkpointed.connect(self.progress.on_checkpoint)
+        self.worker.sampled.connect(self.progress.on_sample)
         self.worker.log_received.connect(self.progress.on_log)
         self.worker.status_reported.connect(self.progress.message_label.setText)
         self.worker.finished.connect(self.progress.on_finished)

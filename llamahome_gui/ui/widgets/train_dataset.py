@@ -91,6 +91,10 @@ def inspect_dataset(path: Path, fmt: str, model_dir: Path | None,
     check.items = [describe(e, tokenizer, loc) for e, loc in zip(shown, dataset.locations,
                                                                     strict=False)]
     check.questions = [question_of(r) for r in records[:PREVIEW_ROWS]]
+    if dataset.format == "preference":  # both answers: the one to prefer and the other
+        from llamahome_gui.core.data.preview import add_rejected
+
+        add_rejected(check.items, path, tokenizer, max_seq_length)
     return check
 
 
@@ -179,11 +183,17 @@ class TrainDatasetPanel(QWidget):
     def _on_task_succeeded(self, check: DatasetCheck) -> None:
         self.last_check = check
         self._show_status(check)
+        preference = any(item.rejected for item in check.items)
+        self.table.setHorizontalHeaderLabels(
+            ["Where", "Input", "Answers (✓ preferred, ✗ rejected)" if preference
+             else "Answer (trained)", "Tokens"])
         self.table.setRowCount(len(check.items))
         for row, item in enumerate(check.items):
             question = check.questions[row] if row < len(check.questions) else item.prompt
-            cells = [item.location.rsplit("/", 1)[-1], _one_line(question),
-                     _one_line(_strip_markup(item.answer)),
+            answer = _strip_markup(item.answer)
+            if item.rejected:
+                answer = f"✓ {answer}   ✗ {_strip_markup(item.rejected)}"
+            cells = [item.location.rsplit("/", 1)[-1], _one_line(question), _one_line(answer),
                      f"{item.tokens}{' ✂' if item.truncated else ''}"]
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)

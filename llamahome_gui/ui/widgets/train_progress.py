@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -33,10 +34,12 @@ from llamahome_gui.core.runs.events import (
     RunFinished,
     RunStarted,
     RunStopped,
+    SampleGenerated,
     StepLogged,
 )
 from llamahome_gui.core.units import fmt_duration
 from llamahome_gui.ui.widgets.loss_plot import LossPlotWidget
+from llamahome_gui.ui.widgets.train_samples import RewardPlotWidget, SampleTimelineWidget
 
 LOG_LINES = 2000
 STATE_STYLES = {
@@ -141,7 +144,14 @@ class TrainProgressPanel(QWidget):
         self.plot_stack.addWidget(self.plot)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.plot_stack)
-        split.addWidget(self.log)
+        self.samples = SampleTimelineWidget()
+        self.rewards = RewardPlotWidget()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("train.output")
+        self.tabs.addTab(self.log, "Log")
+        self.tabs.addTab(self.samples, "Sample answers")
+        self.tabs.addTab(self.rewards, "Rewards (DPO)")
+        split.addWidget(self.tabs)
         split.setStretchFactor(0, 4)
         split.setStretchFactor(1, 1)
         split.setSizes([520, 140])
@@ -179,6 +189,8 @@ class TrainProgressPanel(QWidget):
             self.plot.clear()
             self._t0 = None
             self.log.clear()
+            self.samples.clear()
+            self.rewards.clear()
             for label in self.stat_labels.values():
                 label.setText("–")
             self.progress.setRange(0, 0)  # busy until the trainer reports its total
@@ -209,6 +221,7 @@ class TrainProgressPanel(QWidget):
     def on_step(self, event: StepLogged) -> None:
         x = self.x_of(event.time)
         self.plot.add_loss(x, event.loss, event.lr)
+        self.rewards.add(event)
         if event.max_steps:
             if self.progress.maximum() != event.max_steps:
                 self.progress.setRange(0, event.max_steps)
@@ -222,6 +235,12 @@ class TrainProgressPanel(QWidget):
             self.stat_labels["tps"].setText(f"{event.tokens_per_s:,.0f}")
         if event.epoch is not None:
             self.message_label.setText(f"epoch {event.epoch:.2f}")
+
+    def on_sample(self, event: SampleGenerated) -> None:
+        first = not self.samples.samples
+        self.samples.add(event)
+        if first:  # the answers are what a person watches for: show them once they come
+            self.tabs.setCurrentWidget(self.samples)
 
     def on_eval(self, event: Evaluated) -> None:
         self.plot.add_eval(self.x_of(event.time), event.eval_loss)
@@ -239,6 +258,8 @@ class TrainProgressPanel(QWidget):
                 self.on_eval(event)
             elif isinstance(event, Checkpointed):
                 self.on_checkpoint(event)
+            elif isinstance(event, SampleGenerated):
+                self.on_sample(event)
 
     def on_log(self, line: str) -> None:
         self.log.appendPlainText(line)
