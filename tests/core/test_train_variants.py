@@ -67,7 +67,8 @@ def test_8bit_on_the_cpu_is_refused_in_one_line_before_loading(tiny_model_dir, t
     configs = make_configs(tiny_model_dir, tmp_path / "missing.json")
     configs["model"].model.quantization = "8bit"
     configs["model"].model.device = "cpu"
-    with pytest.raises(TrainingError, match="8-bit layers run on the CPU"):
+    # (why depends on the machine: no bitsandbytes, or its slow 8-bit CPU layers)
+    with pytest.raises(TrainingError, match="model.model.quantization = 8bit"):
         run_training(tmp_path / "run", configs)
 
 
