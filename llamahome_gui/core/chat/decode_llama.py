@@ -13,11 +13,12 @@ copies of the linear weights; the embedding table stays the model's own.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-PRECISIONS = ("float32", "float16", "bfloat16", "int8")
+PRECISIONS = ("float32", "float16", "int8")
 _SUPPORTED_TYPES = {"llama", "mistral", "qwen2"}
 _STATIC_ROPE = {"default", "linear", "llama3"}
 
@@ -59,15 +60,14 @@ def _linear(weight: Any, bias: Any, precision: str) -> Callable[[Any], Any]:
     if precision == "int8":
         scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12).double()
         zero = torch.zeros(w.shape[0], dtype=torch.long)
-        qweight = torch.quantize_per_channel(w, scale, zero, 0, torch.qint8)
+        with warnings.catch_warnings():  # the quantized-tensor deprecation notice
+            warnings.simplefilter("ignore", UserWarning)
+            qweight = torch.quantize_per_channel(w, scale, zero, 0, torch.qint8)
         packed = torch.ops.quantized.linear_prepack(qweight, b)
         # Without VNNI the u8*s8 kernels can saturate; 7-bit activations avoid it.
         reduce_range = "avx512_vnni" not in cpu_flags() and "avx_vnni" not in cpu_flags()
         return partial(torch.ops.quantized.linear_dynamic, W_prepack=packed,
                        reduce_range=reduce_range)
-    if precision == "bfloat16":
-        wb, bb = w.bfloat16(), None if b is None else b.bfloat16()
-        return lambda x: F.linear(x.bfloat16(), wb, bb).float()
     raise ValueError(f"unknown decode precision {precision!r}; one of {', '.join(PRECISIONS)}")
 
 
@@ -160,7 +160,7 @@ class LlamaDecoder:
         rotary = inner.rotary_emb
         self._inv_freq = rotary.inv_freq.detach().float()
         self._rope_scale = float(getattr(rotary, "attention_scaling", 1.0))
-        self._cos = self._sin = torch.empty(0)
+        self._cos = self._sin = self._sin_signed = torch.empty(0)
         self.layers = [self._layer(layer) for layer in inner.layers]
 
     def _layer(self, layer: Any) -> dict[str, Any]:
@@ -215,6 +215,8 @@ class LlamaDecoder:
             emb = torch.cat((freqs, freqs), dim=-1)
             self._cos = (emb.cos() * self._rope_scale).to(self.dtype)
             self._sin = (emb.sin() * self._rope_scale).to(self.dtype)
+            half = self.head_dim // 2  # rotate_half(x) * sin == flip_halves(x) * (-sin1, sin2)
+            self._sin_signed = torch.cat((-self._sin[:, :half], self._sin[:, half:]), dim=-1)
 
     def _norm(self, x: Any, weight: Any) -> Any:
         import torch
@@ -223,7 +225,52 @@ class LlamaDecoder:
         variance = xf.pow(2).mean(-1, keepdim=True)
         return weight * (xf * torch.rsqrt(variance + self.eps)).to(x.dtype)
 
-    def forward(self, ids: Any, start: int, k_cache: list[Any], v_cache: list[Any]) -> Any:
+    def new_cache(self, capacity: int) -> list[Any]:
+        """Per layer: K and V as (1, kv heads, capacity, head dim) each for the exact path; one
+        (capacity, 2 * kv heads, head dim) tensor for the packed path (K and V written at once)."""
+        import torch
+
+        if self.precision == "float32":
+            shape = (1, self.n_kv, capacity, self.head_dim)
+            return [(torch.empty(shape, dtype=self.dtype), torch.empty(shape, dtype=self.dtype))
+                    for _ in self.layers]
+        return [torch.empty((capacity, 2 * self.n_kv, self.head_dim), dtype=self.dtype)
+                for _ in self.layers]
+
+    def forward(self, ids: Any, start: int, cache: list[Any]) -> Any:
+        """Logits after ``ids`` placed at ``start``; their K/V are written into ``cache``."""
+        if self.precision == "float32":
+            return self._forward_exact(ids, start, cache)
+        return self._forward_packed(ids, start, cache)
+
+    def _forward_packed(self, ids: Any, start: int, cache: list[Any]) -> Any:
+        """Fewer, fused operations (about 20 per layer instead of 50): rope on Q and K at
+        once, K and V stored with one copy, fused RMSNorm, in-place residuals."""
+        import torch.nn.functional as F
+
+        n, end = ids.shape[0], start + ids.shape[0]
+        nq, nkv, hd = self.n_heads, self.n_kv, self.head_dim
+        cos = self._cos[start:end].view(n, 1, hd)
+        sin = self._sin_signed[start:end].view(n, 1, hd)
+        width, eps = (self.embed.shape[1],), self.eps
+        x = F.embedding(ids, self.embed)
+        for layer, kv_cache in zip(self.layers, cache, strict=True):
+            qkv = layer["qkv"](F.rms_norm(x, width, layer["in_norm"], eps)).view(n, -1, hd)
+            qk = qkv[:, :nq + nkv]
+            rotated = qk.unflatten(-1, (2, hd // 2)).flip(-2).flatten(-2)
+            qk.mul_(cos).addcmul_(rotated, sin)
+            kv_cache[start:end] = qkv[:, nq:]
+            kv = kv_cache[:end].transpose(0, 1)
+            attn = F.scaled_dot_product_attention(
+                qkv[:, :nq].transpose(0, 1).unsqueeze(0), kv[:nkv].unsqueeze(0),
+                kv[nkv:].unsqueeze(0), is_causal=n > 1, scale=self.scaling, enable_gqa=nq != nkv)
+            x.add_(layer["o"](attn[0].transpose(0, 1).reshape(n, nq * hd)))
+            gate, up = layer["gate_up"](F.rms_norm(x, width, layer["post_norm"], eps)).chunk(2, -1)
+            x.add_(layer["down"](F.silu(gate).mul_(up)))
+        return self.head(F.rms_norm(x[-1:], width, self.final_norm, eps))[0]
+
+    def _forward_exact(self, ids: Any, start: int, cache: list[Any]) -> Any:
+        """The reference's operations in the reference's order (token-identical at fp32)."""
         import torch
         import torch.nn.functional as F
 
@@ -234,19 +281,14 @@ class LlamaDecoder:
         half = self.head_dim // 2
         nq, nkv, hd = self.n_heads, self.n_kv, self.head_dim
         x = F.embedding(ids, self.embed).view(1, n, -1)
-        fused = self.precision != "float32"
-        for i, layer in enumerate(self.layers):
+        for layer, (kc, vc) in zip(self.layers, cache, strict=True):
             h = self._norm(x, layer["in_norm"])
-            if fused:
-                q, k, v = layer["qkv"](h).split((nq * hd, nkv * hd, nkv * hd), dim=-1)
-            else:
-                q, k, v = (proj(h) for proj in layer["qkv"])
+            q, k, v = (proj(h) for proj in layer["qkv"])
             q = q.view(1, n, nq, hd).transpose(1, 2)
             k = k.view(1, n, nkv, hd).transpose(1, 2)
             v = v.view(1, n, nkv, hd).transpose(1, 2)
             q = q * cos + torch.cat((-q[..., half:], q[..., :half]), dim=-1) * sin
             k = k * cos + torch.cat((-k[..., half:], k[..., :half]), dim=-1) * sin
-            kc, vc = k_cache[i], v_cache[i]
             kc[:, :, start:end] = k
             vc[:, :, start:end] = v
             attn = F.scaled_dot_product_attention(
@@ -254,10 +296,7 @@ class LlamaDecoder:
                 enable_gqa=nq != nkv)
             x = x + layer["o"](attn.transpose(1, 2).reshape(1, n, nq * hd))
             h = self._norm(x, layer["post_norm"])
-            if fused:
-                gate, up = layer["gate_up"](h).chunk(2, dim=-1)
-            else:
-                gate, up = (proj(h) for proj in layer["gate_up"])
+            gate, up = (proj(h) for proj in layer["gate_up"])
             x = x + layer["down"](F.silu(gate) * up)
         last = self._norm(x[:, -1], self.final_norm)
         return self.head(last)[0]
@@ -267,19 +306,14 @@ class _DecoderSession:
     """One answer's KV cache over a shared :class:`LlamaDecoder`."""
 
     def __init__(self, decoder: LlamaDecoder, capacity: int) -> None:
-        import torch
-
-        d = decoder
-        shape = (1, d.n_kv, capacity, d.head_dim)
-        self._d = d
-        self._k = [torch.empty(shape, dtype=d.dtype) for _ in d.layers]
-        self._v = [torch.empty(shape, dtype=d.dtype) for _ in d.layers]
+        self._d = decoder
+        self._cache = decoder.new_cache(capacity)
 
     def prefill(self, ids: list[int]) -> Any:
         """Run the prompt from position 0; the logits of the next token."""
         import torch
 
-        return self._d.forward(torch.tensor(ids, dtype=torch.long), 0, self._k, self._v)
+        return self._d.forward(torch.tensor(ids, dtype=torch.long), 0, self._cache)
 
     def step(self, token: Any, position: int) -> Any:
         """One new token (an int or a 1-element tensor) at ``position``."""
@@ -287,4 +321,4 @@ class _DecoderSession:
 
         if not isinstance(token, torch.Tensor):
             token = torch.tensor([token], dtype=torch.long)
-        return self._d.forward(token.reshape(1), position, self._k, self._v)
+        return self._d.forward(token.reshape(1), position, self._cache)

@@ -22,18 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llamahome_gui.core.chat.decode import DecodeRequest, ModelStepper, Stepper
+from llamahome_gui.core.chat.decode import DecodeRequest, Stepper
 from llamahome_gui.core.chat.decode_llama import PRECISIONS
+from llamahome_gui.core.chat.decoders import DecoderSet, default_precision
 from llamahome_gui.core.chat.prompt import PreparedPrompt, fit_to_context
 from llamahome_gui.core.chat.settings import GenerationSettings
 from llamahome_gui.core.chat.streaming import ChatStream, GenerationStats, eos_ids
 
 Progress = Callable[[str], None]
-
-
-def default_precision() -> str:
-    """float32 until the reduced precisions are measured against llama.cpp (bench_chat)."""
-    return "float32"
 
 
 class ChatEngineError(RuntimeError):
@@ -116,10 +112,7 @@ class ChatEngine:
         self._active: str = ""  # folder of the active adapter; "" = base model
         self._stop = threading.Event()
         self._stream: ChatStream | None = None
-        self._precision = "float32"
-        self._decoders: dict[str, Any] = {}  # active adapter folder ("" = base) -> decoder
-        self._kernels: dict[Any, Any] = {}  # packed weights shared by the decoders
-        self._fast_error = ""  # why the llama decoder is not used ("" = it is)
+        self._decoders: DecoderSet | None = None
 
     # ------------------------------------------------------------------ loading
 
@@ -180,12 +173,13 @@ class ChatEngine:
             limit = min(limit, int(max_sequence_length))
         self._info = LoadInfo(str(folder), "", device_name, str(torch_dtype).replace("torch.", ""),
                               sum(p.numel() for p in model.parameters()), limit, 0.0)
-        self._precision = default_precision() if decode_precision == "auto" else decode_precision
-        if self._precision not in PRECISIONS:
+        precision = default_precision() if decode_precision == "auto" else decode_precision
+        if precision not in PRECISIONS:
             raise ChatEngineError(f"decode precision {decode_precision!r} is unknown; use auto or "
                                   f"one of {', '.join(PRECISIONS)}")
+        self._decoders = DecoderSet(model, precision)
         say("Preparing the decoder…")
-        self._stepper(True)  # pack the base weights now, not in the first answer
+        self._decoders.start()  # packed now, not in the first answer
         if adapter:
             self.set_adapter(adapter, progress=say)
         self._info = LoadInfo(str(folder), self._active, device_name, self._info.dtype,
@@ -201,9 +195,9 @@ class ChatEngine:
             self._stream.wait_quietly()
         before = process_rss()
         on_gpu = bool(self._info and self._info.device.startswith("cuda"))
-        self._model = self._tokenizer = self._info = self._stream = None
-        self._decoders.clear()
-        self._kernels.clear()
+        if self._decoders is not None:
+            self._decoders.clear()  # waits for a background packing to end
+        self._model = self._tokenizer = self._info = self._stream = self._decoders = None
         self._adapters.clear()
         self._active = ""
         gc.collect()
@@ -237,8 +231,9 @@ class ChatEngine:
                 self._model.delete_adapter(known[0])
             self._adapters[key] = (name, mtime)
         self._model.set_adapter(self._adapters[key][0])
+        self._decoders.set_model(self._model)
         if known is not None and known[1] != mtime:
-            self._decoders.pop(key, None)  # its merged weights are stale
+            self._decoders.forget(key)  # its merged weights are stale
         self._select(key)
         self._stepper(True)  # merge and pack now (part of "Loading adapter"), not in the answer
         return key
@@ -246,8 +241,7 @@ class ChatEngine:
     def _select(self, key: str) -> None:
         """Keep the base's and the new active adapter's decoders; drop other adapters'."""
         self._active = key
-        for folder in [k for k in self._decoders if k not in ("", key)]:
-            del self._decoders[folder]
+        self._decoders.keep_only(key)
 
     def _attach(self, path: Path, name: str) -> None:
         try:
@@ -323,29 +317,13 @@ class ChatEngine:
     @property
     def decode_path(self) -> str:
         """How answers are computed now: "llama/<precision>" or "generic (<why>)"."""
-        if not self.loaded:
-            return ""
-        return f"llama/{self._precision}" if not self._fast_error else f"generic ({self._fast_error})"
+        return self._decoders.path() if self._decoders is not None else ""
 
     def _stepper(self, with_adapter: bool) -> Stepper:
-        """The fast decoder for the base (or the active adapter), built once and kept; the
-        model's own forward when this model or adapter needs it."""
-        from llamahome_gui.core.chat.decode_llama import LlamaDecoder, UnsupportedModel
-
+        """The decoder for the base or the active adapter (see ``core.chat.decoders``)."""
         key = self._active if with_adapter else ""
-        decoder = self._decoders.get(key)
-        if decoder is not None:
-            return decoder
-        try:
-            decoder = LlamaDecoder(self._model, self._precision, with_adapter=bool(key),
-                                   shared=self._kernels)
-        except UnsupportedModel as exc:
-            self._fast_error = str(exc)
-            context = self._base_context if self._adapters and not key else nullcontext
-            return ModelStepper(self._model, context)
-        self._fast_error = ""
-        self._decoders[key] = decoder
-        return decoder
+        context = self._base_context if self._adapters and not key else nullcontext
+        return self._decoders.stepper(key, context)
 
     def _base_context(self) -> Any:
         return self._model.disable_adapter()
