@@ -157,6 +157,10 @@ class ChatEngine:
 
         hf_logging.disable_progress_bar()  # progress goes through ``progress``, not stderr
         say = progress or (lambda _m: None)
+        precision = default_precision() if decode_precision == "auto" else decode_precision
+        if precision not in PRECISIONS:
+            raise ChatEngineError(f"decode precision {decode_precision!r} is unknown; use auto or "
+                                  f"one of {', '.join(PRECISIONS)} (inference.chat.decode_precision)")
         started = time.perf_counter()
         if self.loaded:
             self.unload()
@@ -173,10 +177,8 @@ class ChatEngine:
             limit = min(limit, int(max_sequence_length))
         self._info = LoadInfo(str(folder), "", device_name, str(torch_dtype).replace("torch.", ""),
                               sum(p.numel() for p in model.parameters()), limit, 0.0)
-        precision = default_precision() if decode_precision == "auto" else decode_precision
-        if precision not in PRECISIONS:
-            raise ChatEngineError(f"decode precision {decode_precision!r} is unknown; use auto or "
-                                  f"one of {', '.join(PRECISIONS)}")
+        if str(torch_dtype) != "torch.float32":
+            precision = "float32"  # packing starts from float32 weights; keep the model's own
         self._decoders = DecoderSet(model, precision)
         say("Preparing the decoder…")
         self._decoders.start()  # packed now, not in the first answer
@@ -196,7 +198,7 @@ class ChatEngine:
         before = process_rss()
         on_gpu = bool(self._info and self._info.device.startswith("cuda"))
         if self._decoders is not None:
-            self._decoders.clear()  # waits for a background packing to end
+            self._decoders.clear()
         self._model = self._tokenizer = self._info = self._stream = self._decoders = None
         self._adapters.clear()
         self._active = ""
