@@ -168,3 +168,34 @@ def test_a_seed_repeats_a_sampled_answer(tiny_model_dir):
     others = {engine.stream("", turns, settings, seed=s).wait() for s in (8, 9, 10)}
     assert others != {first}
     engine.unload()
+
+
+@pytest.mark.timeout(1800)  # a real fine-tune: about 30 s on a quiet 2-core machine
+def test_identity_adapter_answers_with_its_name_and_the_base_does_not(starter_model_dir,
+                                                                      tmp_path):
+    """A real fine-tune of the starter on the sample identity data, then chat at the default
+    decode precision: on, off, on again, and A/B, each answering as it should."""
+    from llamahome_gui.core.train import run_training
+    from llamahome_gui.paths import SAMPLE_DATASET
+    from tests.core.test_train import make_configs
+
+    configs = make_configs(starter_model_dir, SAMPLE_DATASET, max_steps=24, learning_rate=3e-3,
+                           per_device_train_batch_size=4)
+    configs["training"].training.max_seq_length = 96
+    configs["training"].lora.r = 16
+    assert run_training(tmp_path / "run", configs).status == "done"
+    engine = ChatEngine()
+    engine.load(starter_model_dir, device="cpu")  # the default decode precision
+    ask = [{"role": "user", "content": "Who are you?"}]
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=24)
+    base_text, _ = engine.chat(SYSTEM, ask, settings)
+    engine.set_adapter(tmp_path / "run" / "adapter")
+    tuned_text, stats = engine.chat(SYSTEM, ask, settings)
+    assert "LlamaHome" in tuned_text and "LlamaHome" not in base_text
+    assert stats.adapter
+    engine.set_adapter(None)
+    assert engine.chat(SYSTEM, ask, settings)[0] == base_text
+    engine.set_adapter(tmp_path / "run" / "adapter")
+    ab = engine.compare(SYSTEM, ask, settings)
+    assert (ab.base_text, ab.adapter_text) == (base_text, tuned_text)
+    engine.unload()
