@@ -28,6 +28,8 @@ from common import PYTHON, ROOT, machine  # noqa: E402
 # key, goal text, test (None: reported, no goal)
 GOALS: list[tuple[str, str, Any]] = [
     ("train_speedup_vs_reference", ">= 1.3", lambda v: v >= 1.3),
+    ("chat_decode_vs_llamacpp_f16", ">= 1.0", lambda v: v >= 1.0),
+    ("chat_decode_vs_llamacpp_q8_0", ">= 1.0", lambda v: v >= 1.0),
     ("chat_decode_ratio", ">= 0.97", lambda v: v >= 0.97),
     ("chat_ttft_overhead", "<= 0.05", lambda v: v <= 0.05),
     ("ui_heartbeat_p99_ms", "<= 16", lambda v: v <= 16),

@@ -1,9 +1,12 @@
 """The chat engine: one loaded base model, any number of PEFT adapters on top of it.
 
 Switching adapter never reloads the base weights: the first adapter wraps the model in a
-``PeftModel``, later ones are added with ``load_adapter`` and picked with ``set_adapter``;
-the base model answers inside ``disable_adapter()``. No Qt here: the CLI, the worker and the
-tests drive the same object.
+``PeftModel``, later ones are added with ``load_adapter`` and picked with ``set_adapter``.
+Answers come from our own decode loop (``core.chat.decode``): on a CPU, llama-family models
+run through ``LlamaDecoder`` with the active adapter merged into its own copy of the touched
+weights (the base and the last adapter stay ready, so A/B does not rebuild); anything else
+runs the model's forward, the base inside ``disable_adapter()``. No Qt here: the CLI, the
+worker, the server and the tests drive the same object.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llamahome_gui.core.chat.decode import DecodeRequest, Stepper
+from llamahome_gui.core.chat.decode_llama import PRECISIONS
+from llamahome_gui.core.chat.decoders import DecoderSet, default_precision
 from llamahome_gui.core.chat.prompt import PreparedPrompt, fit_to_context
 from llamahome_gui.core.chat.settings import GenerationSettings
-from llamahome_gui.core.chat.streaming import ChatStream, GenerationStats
+from llamahome_gui.core.chat.streaming import ChatStream, GenerationStats, eos_ids
 
 Progress = Callable[[str], None]
 
@@ -39,6 +45,7 @@ class LoadInfo:
     parameters: int
     context_limit: int
     seconds: float
+    decode: str = ""  # how answers are computed, e.g. "llama/int8" or "generic"
 
     @property
     def model_name(self) -> str:
@@ -105,6 +112,7 @@ class ChatEngine:
         self._active: str = ""  # folder of the active adapter; "" = base model
         self._stop = threading.Event()
         self._stream: ChatStream | None = None
+        self._decoders: DecoderSet | None = None
 
     # ------------------------------------------------------------------ loading
 
@@ -132,8 +140,12 @@ class ChatEngine:
     def load(self, model_dir: str | Path | None = None, *, device: str = "auto",
              dtype: str = "auto", adapter: str | Path | None = None,
              trust_remote_code: bool = False, max_sequence_length: int | None = None,
-             progress: Progress | None = None) -> LoadInfo:
-        """Load the model folder (empty: the starter model) and optionally an adapter."""
+             decode_precision: str = "auto", progress: Progress | None = None) -> LoadInfo:
+        """Load the model folder (empty: the starter model) and optionally an adapter.
+
+        ``decode_precision``: how the CPU decoder holds the weights (``core.chat.decode_llama``
+        PRECISIONS); "auto" picks :func:`default_precision`.
+        """
         from transformers.utils import logging as hf_logging
 
         from llamahome_gui.core.models.loading import (
@@ -145,6 +157,10 @@ class ChatEngine:
 
         hf_logging.disable_progress_bar()  # progress goes through ``progress``, not stderr
         say = progress or (lambda _m: None)
+        precision = default_precision() if decode_precision == "auto" else decode_precision
+        if precision not in PRECISIONS:
+            raise ChatEngineError(f"decode precision {decode_precision!r} is unknown; use auto or "
+                                  f"one of {', '.join(PRECISIONS)} (inference.chat.decode_precision)")
         started = time.perf_counter()
         if self.loaded:
             self.unload()
@@ -161,10 +177,16 @@ class ChatEngine:
             limit = min(limit, int(max_sequence_length))
         self._info = LoadInfo(str(folder), "", device_name, str(torch_dtype).replace("torch.", ""),
                               sum(p.numel() for p in model.parameters()), limit, 0.0)
+        if str(torch_dtype) != "torch.float32":
+            precision = "float32"  # packing starts from float32 weights; keep the model's own
+        self._decoders = DecoderSet(model, precision)
+        say("Preparing the decoder…")
+        self._decoders.start()  # packed now, not in the first answer
         if adapter:
             self.set_adapter(adapter, progress=say)
         self._info = LoadInfo(str(folder), self._active, device_name, self._info.dtype,
-                              self._info.parameters, limit, time.perf_counter() - started)
+                              self._info.parameters, limit, time.perf_counter() - started,
+                              self.decode_path)
         say(f"{folder.name} ready")
         return self._info
 
@@ -175,7 +197,9 @@ class ChatEngine:
             self._stream.wait_quietly()
         before = process_rss()
         on_gpu = bool(self._info and self._info.device.startswith("cuda"))
-        self._model = self._tokenizer = self._info = self._stream = None
+        if self._decoders is not None:
+            self._decoders.clear()
+        self._model = self._tokenizer = self._info = self._stream = self._decoders = None
         self._adapters.clear()
         self._active = ""
         gc.collect()
@@ -192,7 +216,7 @@ class ChatEngine:
         """Answer with this adapter (None/"" = the base model). Loads it once, keeps the base."""
         self._require_loaded()
         if not folder or not str(folder).strip():
-            self._active = ""
+            self._select("")
             return ""
         path = Path(folder).expanduser().resolve()
         if not path.is_dir():
@@ -210,7 +234,11 @@ class ChatEngine:
                 self._model.delete_adapter(known[0])
             self._adapters[key] = (name, mtime)
         self._model.set_adapter(self._adapters[key][0])
-        self._active = key
+        self._decoders.set_model(self._model)
+        if known is not None and known[1] != mtime:
+            self._decoders.forget(key)  # its merged weights are stale
+        self._select(key)
+        self._stepper(True)  # merge and pack now (part of "Loading adapter"), not in the answer
         return key
 
     def _check_fit(self, path: Path, progress: Progress | None) -> None:
@@ -224,6 +252,11 @@ class ChatEngine:
             raise ChatEngineError(str(exc)) from None
         for note in notes:
             (progress or (lambda _m: None))(f"warning: {note}")
+
+    def _select(self, key: str) -> None:
+        """Keep the base's and the new active adapter's decoders; drop other adapters'."""
+        self._active = key
+        self._decoders.keep_only(key)
 
     def _attach(self, path: Path, name: str) -> None:
         try:
@@ -254,19 +287,26 @@ class ChatEngine:
 
     def stream(self, system_prompt: str, turns: list[dict[str, str]],
                settings: GenerationSettings, *, use_adapter: bool | None = None,
-               prepared: PreparedPrompt | None = None) -> ChatStream:
+               prepared: PreparedPrompt | None = None, stop: threading.Event | None = None,
+               seed: int | None = None, min_new_tokens: int = 0) -> ChatStream:
         """Start answering the last user turn; iterate the result for the text.
 
         ``use_adapter=False`` answers with the base model even when an adapter is active.
+        Per request (the server): ``stop`` is this answer's own Stop flag (default: the
+        engine's, which :meth:`stop` sets), ``seed`` makes sampling repeatable,
+        ``min_new_tokens`` forbids end-of-sequence before that many tokens.
         """
         self._require_loaded()
         prepared = prepared or self.prepare(system_prompt, turns, settings)
         with_adapter = bool(self._active) and use_adapter is not False
-        context = self._base_context if self._adapters and not with_adapter else nullcontext
-        self._stop.clear()
-        self._stream = ChatStream(self._model, self._tokenizer, prepared, settings.generate_kwargs(),
-                                  self._stop, context=context,
-                                  adapter_label=self._active if with_adapter else "")
+        if stop is None:
+            stop = self._stop
+            stop.clear()
+        request = DecodeRequest.from_settings(settings, min_new_tokens=min_new_tokens, seed=seed)
+        self._stream = ChatStream(self._stepper(with_adapter), self._tokenizer, prepared, request,
+                                  stop, eos_ids=eos_ids(self._model, self._tokenizer),
+                                  adapter_label=self._active if with_adapter else "",
+                                  device=self._info.device)
         return self._stream
 
     def chat(self, system_prompt: str, turns: list[dict[str, str]], settings: GenerationSettings,
@@ -288,6 +328,17 @@ class ChatEngine:
     def stop(self) -> None:
         """Ask the running answer to end after its current token (any thread)."""
         self._stop.set()
+
+    @property
+    def decode_path(self) -> str:
+        """How answers are computed now: "llama/<precision>" or "generic (<why>)"."""
+        return self._decoders.path() if self._decoders is not None else ""
+
+    def _stepper(self, with_adapter: bool) -> Stepper:
+        """The decoder for the base or the active adapter (see ``core.chat.decoders``)."""
+        key = self._active if with_adapter else ""
+        context = self._base_context if self._adapters and not key else nullcontext
+        return self._decoders.stepper(key, context)
 
     def _base_context(self) -> Any:
         return self._model.disable_adapter()

@@ -22,6 +22,7 @@ class ChatSetup:
     adapter_path: str = ""      # "" = the base model
     system_prompt: str = ""
     history_dir: str = ""
+    decode_precision: str = "auto"  # inference.chat.decode_precision
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
     @classmethod
@@ -33,6 +34,7 @@ class ChatSetup:
                    adapter_path=inference.chat.adapter_path,
                    system_prompt=inference.chat.system_prompt,
                    history_dir=inference.chat.history_dir,
+                   decode_precision=inference.chat.decode_precision,
                    settings=GenerationSettings.from_section(inference.generation))
 
     @classmethod
@@ -58,7 +60,7 @@ class ChatSetup:
     def load_key(self) -> tuple:
         """What, when changed, needs the base model loaded again (an adapter change does not)."""
         return (self.model_path, self.device, self.dtype, self.trust_remote_code,
-                self.max_sequence_length)
+                self.max_sequence_length, self.decode_precision)
 
     @classmethod
     def from_manager(cls, manager: Any) -> ChatSetup:
@@ -73,7 +75,8 @@ class ChatSetup:
         """Keyword arguments for :meth:`ChatEngine.load`."""
         return {"device": self.device, "dtype": self.dtype, "adapter": self.adapter_path or None,
                 "trust_remote_code": self.trust_remote_code,
-                "max_sequence_length": self.max_sequence_length}
+                "max_sequence_length": self.max_sequence_length,
+                "decode_precision": self.decode_precision}
 
 
 @dataclass(frozen=True)

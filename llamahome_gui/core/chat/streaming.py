@@ -1,5 +1,6 @@
-"""One streamed answer: ``generate`` runs in a thread, text arrives through transformers'
-``TextIteratorStreamer``, Stop is a flag read by a stopping criterion after every token.
+"""One streamed answer: the decode loop (``core.chat.decode``) runs in a thread, text arrives
+through transformers' ``TextIteratorStreamer`` fed one token at a time, Stop is a flag the loop
+reads after every token.
 
 The streamer is subclassed only to time the first token and count tokens, which the text
 chunks alone cannot tell (one chunk may hold several tokens).
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from llamahome_gui.core.chat.decode import DecodeRequest, Stepper, run_decode
 from llamahome_gui.core.chat.prompt import PreparedPrompt
 
 
@@ -76,30 +77,15 @@ def _streamer_class() -> type:
     return TimedTextStreamer
 
 
-def _stop_criteria(flag: threading.Event) -> Any:
-    import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
-
-    class StopFlagCriteria(StoppingCriteria):
-        """True as soon as Stop was pressed; generate ends after the current token."""
-
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            return torch.full((input_ids.shape[0],), flag.is_set(), dtype=torch.bool,
-                              device=input_ids.device)
-
-    return StoppingCriteriaList([StopFlagCriteria()])
-
-
 class ChatStream:
     """Iterate to get the answer text piece by piece; ``stats`` is set once it is done.
 
-    Errors raised by ``generate`` in its thread are raised again from the iteration.
+    Errors raised by the decode loop in its thread are raised again from the iteration.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, prepared: PreparedPrompt,
-                 generate_kwargs: dict[str, Any], stop_flag: threading.Event, *,
-                 adapter_label: str = "",
-                 context: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
+    def __init__(self, stepper: Stepper, tokenizer: Any, prepared: PreparedPrompt,
+                 request: DecodeRequest, stop_flag: threading.Event, *, eos_ids: set[int],
+                 adapter_label: str = "", device: Any = None) -> None:
         import torch
 
         self.prepared = prepared
@@ -108,20 +94,17 @@ class ChatStream:
         self._stop_flag = stop_flag
         self._adapter_label = adapter_label
         self._error: BaseException | None = None
-        self._max_new_tokens = int(generate_kwargs.get("max_new_tokens", 0))
-        self._eos_ids = _eos_ids(model, tokenizer)
+        self._reason = "eos"
         self._streamer = _streamer_class()(tokenizer)
-        device = next(model.parameters()).device
-        input_ids = torch.tensor([prepared.input_ids], dtype=torch.long, device=device)
-        kwargs = dict(generate_kwargs, input_ids=input_ids,
-                      attention_mask=torch.ones_like(input_ids), streamer=self._streamer,
-                      stopping_criteria=_stop_criteria(stop_flag),
-                      pad_token_id=tokenizer.pad_token_id)
+        self._streamer.next_tokens_are_prompt = False  # the loop hands over answer tokens only
+
+        def on_token(token_id: int) -> None:
+            self._streamer.put(torch.tensor([token_id]))
 
         def run() -> None:
             try:
-                with context():
-                    model.generate(**kwargs)
+                self._reason = run_decode(stepper, prepared.input_ids, request, eos_ids=eos_ids,
+                                          stop=stop_flag, on_token=on_token, device=device)
             except BaseException as exc:  # noqa: BLE001 - handed to the reader thread
                 self._error = exc
             finally:
@@ -167,12 +150,7 @@ class ChatStream:
         ttft = (s.first_token_at - self._started) if s.first_token_at else 0.0
         decode_time = (s.last_token_at - s.first_token_at) if s.first_token_at else 0.0
         rate = (s.new_tokens - 1) / decode_time if s.new_tokens > 1 and decode_time > 0 else 0.0
-        if self._stop_flag.is_set():
-            reason = "stopped"
-        elif s.last_token_id in self._eos_ids:
-            reason = "eos"
-        else:
-            reason = "length" if s.new_tokens >= self._max_new_tokens else "eos"
+        reason = self._reason
         return GenerationStats(
             prompt_tokens=self.prepared.prompt_tokens, new_tokens=s.new_tokens,
             time_to_first_token=ttft, tokens_per_second=rate, total_seconds=end - self._started,
@@ -181,7 +159,8 @@ class ChatStream:
             dropped_messages=self.prepared.dropped_messages, adapter=self._adapter_label)
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+def eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    """Token ids that end an answer (the generation config's and the tokenizer's)."""
     ids: set[int] = set()
     for source in (getattr(model, "generation_config", None), tokenizer):
         value = getattr(source, "eos_token_id", None)
