@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from llamahome_gui.core.chat.streaming import _eos_ids
+from llamahome_gui.core.chat.streaming import eos_ids
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ class GenerationLoop:
     def __init__(self, model: Any, tokenizer: Any) -> None:
         self.model = model
         self.tokenizer = tokenizer
-        self._eos = _eos_ids(model, tokenizer)
+        self._eos = eos_ids(model, tokenizer)
         self._forward_kwargs = _forward_kwargs(model)
         self._inbox: queue.Queue[Job | None] = queue.Queue()
         self._running: deque[Job] = deque()
