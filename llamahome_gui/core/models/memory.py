@@ -73,6 +73,17 @@ class MemoryEstimate:
                 (f"Activations ({self.tokens_per_step:,} tokens per step)", self.activations),
                 ("Runtime overhead", self.overhead)]
 
+    def as_dict(self) -> dict[str, Any]:
+        """The estimate as ``llamahome train --estimate --json`` prints it (bytes)."""
+        keys = ("weights", "lora_params", "gradients", "optimizer_states", "activations",
+                "overhead")
+        return {"total_bytes": self.total, "available_bytes": self.available,
+                "device": self.device, "verdict": self.verdict,
+                "terms_bytes": {k: getattr(self, k) for k in keys},
+                "lora_param_count": self.lora_param_count,
+                "tokens_per_step": self.tokens_per_step,
+                "notes": list(self.notes), "problems": list(self.problems)}
+
     def table(self) -> str:
         """The estimate as ``llamahome train --estimate`` prints it."""
         rows = self.rows()
