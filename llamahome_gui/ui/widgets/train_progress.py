@@ -278,12 +278,14 @@ class TrainProgressPanel(QWidget):
         last logged steps (one batch's loss is noise), the raw last step only as a fallback."""
         track = next(iter(self.plot.tracks()), None)
         mean = track.recent_mean(FINAL_MEAN_STEPS) if track is not None else None
+        values = track.loss.values() if track is not None else []
+        count = min(FINAL_MEAN_STEPS, int(sum(1 for v in values if v == v)))
         parts = []
         if self._eval_loss is not None:
             parts.append(f"<b>Eval loss</b> {fmt_loss(self._eval_loss)}")
         if mean is not None:
             parts.append(f"<b>Train loss</b> {fmt_loss(mean)} <span style='color:#64748b'>"
-                         f"(mean of the last {FINAL_MEAN_STEPS} steps)</span>")
+                         f"(mean of the last {count} steps)</span>")
         elif final_loss is not None:
             parts.append(f"<b>Last step loss</b> {fmt_loss(final_loss)}")
         return " &nbsp;·&nbsp; ".join(parts)
