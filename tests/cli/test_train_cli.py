@@ -196,3 +196,23 @@ def test_estimate_json_counts_the_rows_the_data_really_give(tiny_model_dir, tmp_
     worst = estimate_memory(configs, tiny_model_dir, EstimateInputs())
     assert report["total_bytes"] < worst.total
     assert main(["train", "--json", *args]) == 2  # --json alone is a usage error
+
+
+@pytest.mark.parametrize(("frontend", "said"), [("gui", "press Stop again to force"),
+                                                ("", "press Ctrl+C again")])
+def test_first_stop_request_names_what_stops_at_once(monkeypatch, frontend, said):
+    """The trainer under the window speaks of its Stop button; in a terminal, of Ctrl+C."""
+    import io
+
+    from llamahome_gui.cli import train_cmd
+    from llamahome_gui.core.train.session import StopFlag
+
+    monkeypatch.setenv(train_cmd.FRONTEND_ENV, frontend)
+    out, stop = io.StringIO(), StopFlag()
+    previous = train_cmd._install_signals(stop, out)
+    try:
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert stop.requested and said in out.getvalue()

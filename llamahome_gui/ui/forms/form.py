@@ -151,8 +151,9 @@ class FieldRow(QWidget):
         holder.addWidget(self.menu_button)
         if not self._is_wide(registry):
             medium = self._widget_name(registry) in _MEDIUM
-            self.editor.setMinimumWidth(160 if medium else 110)
-            self.editor.setMaximumWidth(440 if medium else 320)
+            if self._widget_name(registry) != "check":  # a check box is as wide as its box
+                self.editor.setMinimumWidth(160 if medium else 110)
+                self.editor.setMaximumWidth(440 if medium else 320)
             holder.addStretch(1)
         grid.addLayout(holder, 0, 1)
         grid.addWidget(self.error_label, 1, 1)
