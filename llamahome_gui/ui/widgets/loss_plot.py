@@ -314,8 +314,8 @@ class LossPlotWidget(QWidget):
         track = self.track(name)
         t = step if time is None else time
         track.checkpoints.append((step, t))
-        # the label sits left of its line, top-right corner at the line: the last checkpoint
-        # (at the right edge of the plot) is never cut
+        # the label sits on the side of its line that faces the middle of the plot, so one at
+        # either edge is never cut (see _place_marker_labels)
         line = pg.InfiniteLine(pos=t if self.x_label == "time" else step, angle=90,
                                movable=False,
                                pen=pg.mkPen(track.colour, width=1, style=Qt.PenStyle.DotLine),
@@ -324,6 +324,7 @@ class LossPlotWidget(QWidget):
                                           "anchors": [(1, 0), (1, 0)]})
         self.loss_plot.addItem(line)
         track.markers.append(line)
+        self._dirty = True
 
     def resume_at(self, start_step: int, name: str = "run") -> None:
         """A run resumed from the checkpoint at ``start_step``: what it logged past that
@@ -407,6 +408,29 @@ class LossPlotWidget(QWidget):
         for key, series in self._resources.items():
             times, values = series.data("time")
             self._resource_curves[key].setData(self._resource_x(times), values)
+        self._place_marker_labels()
+
+    def _place_marker_labels(self) -> None:
+        """A checkpoint label right of its line in the left half of the x range, left of it
+        in the right half."""
+        low, high = self._x_extent()
+        middle = (low + high) / 2
+        for track in self._tracks.values():
+            for marker in track.markers:
+                anchor = (1, 0) if marker.value() > middle else (0, 0)
+                if marker.label.anchors[0] != anchor:
+                    marker.label.anchors = [anchor, anchor]
+                    marker.label.updatePosition()
+
+    def _x_extent(self) -> tuple[float, float]:
+        """The x range the data cover (steps or seconds), markers included."""
+        values = []
+        for track in self._tracks.values():
+            x = track.loss.data(self.x_label)[0]
+            values += [float(x.min()), float(x.max())] if len(x) else []
+            col = 1 if self.x_label == "time" else 0
+            values += [c[col] for c in track.checkpoints]
+        return (min(values), max(values)) if values else (0.0, 1.0)
 
     def flush(self) -> None:
         """Draw pending points now (tests and screenshots)."""

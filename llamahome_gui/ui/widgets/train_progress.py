@@ -220,6 +220,7 @@ class TrainProgressPanel(QWidget):
 
     def on_step(self, event: StepLogged) -> None:
         self.plot.add_loss(event.step, event.loss, event.lr, time=self.x_of(event.time))
+        self.plot_stack.setCurrentWidget(self.plot)
         if event.max_steps:
             if self.progress.maximum() != event.max_steps:
                 self.progress.setRange(0, event.max_steps)
