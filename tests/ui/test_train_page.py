@@ -82,11 +82,14 @@ def test_start_trains_to_done_with_live_curves_and_a_complete_run_folder(qtbot, 
     plot = page.progress.plot.track("run")
     xs = plot.loss.data()[0]
     assert plot.eval_loss.n == 2 and len(plot.checkpoints) == 1
-    assert xs[1] <= plot.checkpoints[0] <= xs[2]  # the checkpoint of step 2, on the time axis
+    assert xs[1] <= plot.checkpoints[0][0] <= xs[2]  # the checkpoint of step 2, on the step axis
+    times = plot.loss.data("time")[0]
+    assert times[1] <= plot.checkpoints[0][1] <= times[2]  # and on the time axis
     assert page.progress.progress.value() == page.progress.progress.maximum() == 4
     assert page.progress.state_label.text() == "Finished"
     assert page.progress.result_box.isVisibleTo(page)
-    assert result.adapter in page.progress.result_label.text()
+    assert result.adapter in page.progress.adapter_label.full_text()
+    assert page.progress.adapter_label.toolTip() == result.adapter
     assert page.progress.chat_button.isVisibleTo(page) and page.start_button.isEnabled()
     assert [t for t, _ in window.notes if t.startswith("Training")] == ["Training finished"]
 
