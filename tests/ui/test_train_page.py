@@ -20,6 +20,7 @@ TIMEOUT_MS = 300_000  # the trainer imports torch and transformers first; the CP
 def make_window(qtbot, config_dir: Path):
     window = build_main_window(config_dir)
     window.persist_settings = False
+    window.resize(1280, 800)  # a real window's size: the result line's buttons get their width
     qtbot.addWidget(window)
     notes: list[tuple[str, str]] = []
     window.ctx.notify = lambda title, text: notes.append((title, text))
