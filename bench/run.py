@@ -42,7 +42,8 @@ GOALS: list[tuple[str, str, Any]] = [
     ("serve_tokens_per_s_c8", "-", None),
     ("monitor_sample_ms", "-", None),
     ("monitor_redraw_ms", "-", None),
-    ("memory_estimate_error", "-", None),
+    ("memory_estimate_error", "|x|<=0.15", lambda v: abs(v) <= 0.15),
+    ("memory_estimate_error_long", "|x|<=0.15", lambda v: abs(v) <= 0.15),
 ]
 ORDER = ("startup", "monitor", "chat", "serve", "train", "memory", "ui")
 

@@ -43,7 +43,10 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     say "Installing system libraries for Qt: ${missing[*]}"
+    # debconf's "delaying package configuration" / "unable to initialize frontend" lines
+    # are noise here (nothing asks a question); real errors still reach stderr.
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
+      2> >(grep -v -e '^debconf: ' -e '^dpkg-preconfigure: ' >&2) \
       || echo "warning: could not install ${missing[*]}; the window may need them (tests run offscreen)" >&2
   fi
 fi
@@ -52,8 +55,12 @@ if [ ! -x .venv/bin/python ]; then
   say "Creating the virtual environment in .venv"
   "$PYTHON" -m venv .venv
 fi
-# pip's own exit status is kept; only the noise of unreachable local mirrors is filtered out.
-pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
+# pip's own exit status is kept; only noise is filtered out: unreachable local mirrors, and
+# setuptools' framed "!! ... editable installation ... !!" banners (nothing to act on).
+pip() {
+  .venv/bin/python -m pip --disable-pip-version-check -q "$@" \
+    2> >(grep -v "is ignored: it is neither" | awk '/^[[:space:]]*!!$/ {skip = !skip; next} !skip' >&2)
+}
 pip install --upgrade pip
 
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then

@@ -168,10 +168,16 @@ def _close_on_sigint(window) -> None:
 
 
 def _screenshot(app: QApplication, window, target: Path) -> int:
-    """Show the window at 1280x800 or larger, let it settle, save a PNG, exit."""
+    """Show the window at 1280x800 (or the whole screen when it is smaller: Xvfb at 1024x640
+    gives a 1024x640 shot), let it settle, save a PNG, exit."""
     window.persist_settings = False
     window.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)  # leave the app running
     width, height = SCREENSHOT_SIZE
+    screen = app.primaryScreen()
+    if screen is not None and screen.availableGeometry().width() > 0:  # a small screen: all of it
+        area = screen.availableGeometry()
+        width, height = min(width, area.width()), min(height, area.height())
+    window.setMinimumSize(min(window.minimumWidth(), width), min(window.minimumHeight(), height))
     window.resize(width, height)
     window.show()
     result = {"code": 1}

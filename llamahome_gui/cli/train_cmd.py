@@ -17,6 +17,8 @@ from typing import Any, TextIO
 from llamahome_gui.core.train.progress import ProgressDisplay
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# Set to "gui" by the window's TrainWorker: messages then name the window's buttons.
+FRONTEND_ENV = "LLAMAHOME_TRAIN_FRONTEND"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--events", choices=["-"], help="write the JSON-lines events to stdout too")
     p.add_argument("--estimate", action="store_true",
                    help="print the memory the run needs next to what the machine has, and exit")
+    p.add_argument("--json", action="store_true",
+                   help="with --estimate: print the estimate as JSON (total_bytes and the terms)")
     p.add_argument("--force", action="store_true",
                    help="train even when the memory estimate says the run will not fit")
     p.add_argument("--trust-remote-code", action="store_true",
@@ -157,8 +161,9 @@ def _install_signals(stop: Any, out: TextIO) -> dict[int, Any]:
         if stop.requested:
             os._exit(EXIT_INTERRUPTED)
         stop.set()
-        print("\nstopping: saving a checkpoint (press Ctrl+C again to quit at once)",
-              file=out, flush=True)
+        again = "press Stop again to force" if os.environ.get(FRONTEND_ENV) == "gui" \
+            else "press Ctrl+C again to quit at once"
+        print(f"\nstopping: saving a checkpoint ({again})", file=out, flush=True)
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -179,7 +184,12 @@ def _run(args: argparse.Namespace) -> int:
     # were started with SIGINT ignored (e.g. by a background job): Python then keeps SIG_IGN.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     rank = int(os.environ.get("RANK", "0") or 0)
-    human = sys.stderr if args.events == "-" else sys.stdout
+    machine = args.events == "-" or (args.estimate and getattr(args, "json", False))
+    human = sys.stderr if machine else sys.stdout  # stdout carries only the JSON then
+    if getattr(args, "json", False) and not args.estimate:
+        print("error: --json goes with --estimate (llamahome train --estimate --json)",
+              file=sys.stderr)
+        return EXIT_USAGE
     try:
         plan, run_dir = load_plan(args)
         _check_inputs(plan.configs, run_dir)
@@ -267,7 +277,12 @@ def _preflight(args: argparse.Namespace, configs: dict[str, Any], human: TextIO,
         return None
     estimate = _estimate(configs, human)
     if args.estimate:
-        print(estimate.table(), file=human)
+        if getattr(args, "json", False):
+            import json
+
+            print(json.dumps(estimate.as_dict(), indent=2))
+        else:
+            print(estimate.table(), file=human)
         return 0
     if estimate.verdict == "won't fit":
         print(estimate.table(), file=sys.stderr)

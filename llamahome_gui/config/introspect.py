@@ -54,6 +54,11 @@ class FieldSpec:
         return str(self.extra.get("unit", ""))
 
     @property
+    def advanced(self) -> bool:
+        """A setting a first run can leave alone: forms fold it away (the schema says which)."""
+        return bool(self.extra.get("advanced", False))
+
+    @property
     def informational(self) -> bool:
         """Describes something for the reader; no code acts on it (the form says so)."""
         return bool(self.extra.get("informational", False))

@@ -59,9 +59,14 @@ DeviceStr = Annotated[str, AfterValidator(_check_device)]
 StrList = Annotated[list[str], BeforeValidator(_one_or_many)]
 
 
-def path_field(default: str, description: str, kind: Literal["file", "dir"], **kw: Any) -> Any:
-    return Field(default, description=description,
-                 json_schema_extra={"widget": "path", "path_kind": kind}, **kw)
+def path_field(default: str, description: str, kind: Literal["file", "dir"],
+               advanced: bool = False, placeholder: str = "", **kw: Any) -> Any:
+    extra: dict[str, Any] = {"widget": "path", "path_kind": kind}
+    if placeholder:  # what an empty field means, short enough for a narrow field
+        extra["placeholder"] = placeholder
+    if advanced:
+        extra["advanced"] = True
+    return Field(default, description=description, json_schema_extra=extra, **kw)
 
 
 class Section(BaseModel):
@@ -124,9 +129,13 @@ class ModelConfig(Component):
 
 # ------------------------------------------------------------------------ training
 
+# Fields a first run can leave alone: forms fold them into an "Advanced" part.
+ADVANCED = {"advanced": True}
+
+
 class TrainingSection(Section):
     dataset_path: str = path_field("", "Training data: .json/.jsonl/.txt. Empty = the bundled "
-                                   "sample dataset.", "file")
+                                   "sample dataset.", "file", placeholder="sample dataset")
     dataset_format: Literal["auto", "alpaca", "chat", "text", "preference"] = Field(
         "auto", description="Record layout: alpaca (instruction/input/output), chat (messages or "
         "ShareGPT conversations), text (plain text), preference (a prompt with chosen and "
@@ -135,44 +144,54 @@ class TrainingSection(Section):
         "sft", description="sft = learn the answers in the data; dpo = learn to prefer the chosen "
         "answer over the rejected one (needs preference data; see [dpo]).")
     output_dir: str = path_field("", "Folder where run folders are created. Empty = the "
-                                 "'runs' folder in the user data folder.", "dir")
+                                 "'runs' folder in the user data folder.", "dir", advanced=True,
+                                 placeholder="runs in the data folder")
     num_train_epochs: float = Field(3.0, gt=0.0, le=1000.0, description="Passes over the training data "
                                     "(ignored when max_steps > 0).")
     max_steps: int = Field(0, ge=0, le=10_000_000, description="Optimizer steps to run; 0 = use epochs.")
     per_device_train_batch_size: int = Field(4, ge=1, le=1024, description="Sequences per batch on "
                                              "each device.")
     gradient_accumulation_steps: int = Field(1, ge=1, le=1024, description="Batches summed before each "
-                                             "optimizer step (effective batch = batch size x this).")
+                                             "optimizer step (effective batch = batch size x this).",
+                                             json_schema_extra=ADVANCED)
     learning_rate: float = Field(2e-4, gt=0.0, le=1.0, description="Peak learning rate of the optimizer.",
                                  json_schema_extra={"widget": "scientific"})
     lr_scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "polynomial",
                           "cosine_with_restarts"] = Field(
-        "cosine", description="How the learning rate changes after warm-up.")
+        "cosine", description="How the learning rate changes after warm-up.",
+        json_schema_extra=ADVANCED)
     warmup_ratio: float = Field(0.03, ge=0.0, le=0.5, description="Fraction of steps spent warming the "
-                                "learning rate up from 0.")
-    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="AdamW weight decay.")
+                                "learning rate up from 0.", json_schema_extra=ADVANCED)
+    weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="AdamW weight decay.",
+                                json_schema_extra=ADVANCED)
     max_grad_norm: float = Field(1.0, ge=0.0, le=1000.0, description="Clip gradients to this norm; "
-                                 "0 = no clipping.")
+                                 "0 = no clipping.", json_schema_extra=ADVANCED)
     max_seq_length: int = Field(512, ge=16, le=131072, description="Longest training sequence, in tokens; "
                                 "longer records are truncated.", json_schema_extra={"unit": "tokens"})
     packing: bool = Field(True, description="Pack several short examples into one row (attention does "
                           "not cross examples), so no compute is spent on padding.")
     eval_split: float = Field(0.1, ge=0.0, le=0.5, description="Fraction of records held out for "
                               "evaluation; 0 = no evaluation.")
-    eval_steps: int = Field(50, ge=1, le=1_000_000, description="Evaluate every this many steps.")
-    save_steps: int = Field(100, ge=1, le=1_000_000, description="Save a checkpoint every this many steps.")
-    logging_steps: int = Field(1, ge=1, le=1_000_000, description="Log loss every this many steps.")
-    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for data order and initialisation.")
+    eval_steps: int = Field(50, ge=1, le=1_000_000, description="Evaluate every this many steps.",
+                            json_schema_extra=ADVANCED)
+    save_steps: int = Field(100, ge=1, le=1_000_000, description="Save a checkpoint every this many steps.",
+                            json_schema_extra=ADVANCED)
+    logging_steps: int = Field(1, ge=1, le=1_000_000, description="Log loss every this many steps.",
+                               json_schema_extra=ADVANCED)
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Random seed for data order and initialisation.",
+                      json_schema_extra=ADVANCED)
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: "
                                          "less memory, about 30% slower.")
     mixed_precision: Literal["auto", "no", "fp16", "bf16"] = Field(
         "auto", description="Compute precision: auto = bf16 on a GPU that supports it, else fp16; "
         "fp32 on the CPU (bf16 measured slower there); bf16 on a CPU with bf16 instructions "
-        "uses autocast.")
+        "uses autocast.", json_schema_extra=ADVANCED)
     early_stopping_patience: int = Field(0, ge=0, le=1000, description="Stop after this many evaluations "
-                                         "without improvement; 0 = never stop early.")
+                                         "without improvement; 0 = never stop early.",
+                                         json_schema_extra=ADVANCED)
     early_stopping_min_delta: float = Field(0.0, ge=0.0, le=10.0, description="Smallest eval-loss drop "
-                                            "that counts as an improvement.")
+                                            "that counts as an improvement.",
+                                            json_schema_extra=ADVANCED)
     num_processes: int = Field(1, ge=0, le=64, description="Training processes on this machine: "
                                "above 1 the run starts under torchrun by itself (gloo on a CPU, "
                                "NCCL on GPUs); 0 = one per selected GPU (1 on a CPU).")
@@ -191,12 +210,13 @@ class LoraSection(Section):
     lora_alpha: float = Field(32.0, gt=0.0, le=4096.0, title="LoRA alpha",
                               description="Scale of the LoRA update (effective scale = alpha / r).")
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, title="LoRA dropout",
-                                description="Dropout on the LoRA input.")
+                                description="Dropout on the LoRA input.", json_schema_extra=ADVANCED)
     target_modules: StrList = Field(
         default_factory=lambda: ["all-linear"], min_length=1,
         description="Layer names to adapt, e.g. q_proj, v_proj; \"all-linear\" = every linear layer "
-        "except the output head.")
-    bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases to train.")
+        "except the output head.", json_schema_extra=ADVANCED)
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases to train.",
+                                                     json_schema_extra=ADVANCED)
     use_dora: bool = Field(False, title="DoRA", description="Weight-decomposed LoRA: learns a "
                            "magnitude per output as well; often better at low rank, about 2x "
                            "slower per step.")

@@ -38,7 +38,8 @@ HEADER = (
 )
 _TYPES: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool}
 _FORMATS = {"size": builtin._check_size, "device": builtin._check_device}
-_EXTRA_KEYS = ("unit", "widget", "path_kind", "informational")
+_EXTRA_KEYS = ("unit", "widget", "path_kind", "informational", "advanced",
+               "placeholder")
 _NUMBER_KEYS = ("min", "max", "exclusive_min", "exclusive_max")
 _COUNT_KEYS = ("min_items", "max_items")
 _SPEC_KEYS = {"type", "items", "choices", "min", "max", "exclusive_min", "exclusive_max",

@@ -38,6 +38,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def minimum_size(wanted: tuple[int, int] = (960, 600)) -> tuple[int, int]:
+    """The smallest window the pages are laid out for, never larger than the screen's free
+    area (at 2x scale a 1600x1000 screen is 800x500 logical pixels: a larger minimum would
+    push the bottom of the window, Start included, off the screen)."""
+    screen = QApplication.primaryScreen()
+    if screen is None or screen.availableGeometry().width() <= 0:
+        return wanted
+    area = screen.availableGeometry()
+    return min(wanted[0], area.width()), min(wanted[1], area.height())
+
+
 class MainWindow(QMainWindow):
     """The application's one window."""
 
@@ -61,7 +72,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._painted_once = False
         self.setWindowIcon(app_icon())
-        self.setMinimumSize(960, 640)
+        self.setMinimumSize(*minimum_size())
 
         central = QWidget(self)
         layout = QHBoxLayout(central)

@@ -165,7 +165,8 @@ class TrainWorker(QObject):
         cmd = self.command_for(run_dir, config_dir=config_dir, overrides=overrides, resume=resume,
                                extra_args=extra_args)
         self._log_fh = open(run_dir / LOG_FILE, "ab")  # noqa: SIM115 - closed when the run ends
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # the trainer's messages then speak of the Stop button, not of Ctrl+C
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LLAMAHOME_TRAIN_FRONTEND": "gui"}
         self._set_state(TrainState.STARTING)
         try:
             self._proc = subprocess.Popen(

@@ -174,3 +174,46 @@ def test_gui_flow_snapshot_then_run_dir(tiny_model_dir, tmp_path, capsys):
     info = run_info(run_dir)
     assert info.status == "done" and info.steps == 2 and info.adapter == run_dir / "adapter"
     assert read_run_config(run_dir) == configs
+
+
+def test_estimate_json_counts_the_rows_the_data_really_give(tiny_model_dir, tmp_path, capsys):
+    """`--estimate --json`: total_bytes on stdout only; short records at max_seq_length 512
+    need less than the same settings' worst case (every row 512 tokens long)."""
+    import json as _json
+
+    from llamahome_gui.config.schema import COMPONENTS
+    from llamahome_gui.core.runs import RUN_COMPONENTS
+    from llamahome_gui.core.runs.plan import EstimateInputs, estimate_memory
+
+    data = write_alpaca(tmp_path / "d.json")
+    args = tiny_args(tiny_model_dir, data, "--set", "training.training.max_seq_length=512")
+    assert main(["train", "--estimate", "--json", *args]) == 0
+    report = _json.loads(capsys.readouterr().out)
+    assert report["total_bytes"] == sum(report["terms_bytes"].values())
+    assert report["tokens_per_step"] < 4 * 512 and "packed rows" in report["notes"][0]
+    configs = {name: COMPONENTS[name]() for name in RUN_COMPONENTS}
+    configs["training"].training.max_seq_length = 512
+    configs["training"].lora.r = 4
+    worst = estimate_memory(configs, tiny_model_dir, EstimateInputs())
+    assert report["total_bytes"] < worst.total
+    assert main(["train", "--json", *args]) == 2  # --json alone is a usage error
+
+
+@pytest.mark.parametrize(("frontend", "said"), [("gui", "press Stop again to force"),
+                                                ("", "press Ctrl+C again")])
+def test_first_stop_request_names_what_stops_at_once(monkeypatch, frontend, said):
+    """The trainer under the window speaks of its Stop button; in a terminal, of Ctrl+C."""
+    import io
+
+    from llamahome_gui.cli import train_cmd
+    from llamahome_gui.core.train.session import StopFlag
+
+    monkeypatch.setenv(train_cmd.FRONTEND_ENV, frontend)
+    out, stop = io.StringIO(), StopFlag()
+    previous = train_cmd._install_signals(stop, out)
+    try:
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert stop.requested and said in out.getvalue()

@@ -92,9 +92,9 @@ def test_broken_schema_file_is_reported_with_its_line(config_dir: Path) -> None:
     where = display_path(path)
     assert [str(i) for i in info.value.issues] == [
         f"{where}:2: x.n: type = 'integer': use str, int, float, bool or list",
-        f"{where}:3: x.m: unknown spec key(s) colour; allowed: allow_single, choices, default, "
-        "description, exclusive_max, exclusive_min, format, informational, items, max, "
-        "max_items, min, min_items, path_kind, title, type, unit, widget",
+        f"{where}:3: x.m: unknown spec key(s) colour; allowed: advanced, allow_single, choices, "
+        "default, description, exclusive_max, exclusive_min, format, informational, items, max, "
+        "max_items, min, min_items, path_kind, placeholder, title, type, unit, widget",
         f"{where}:3: x.m: default = 1 must be >= 5",
     ]
     cfg = ConfigManager(config_dir)

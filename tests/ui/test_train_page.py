@@ -20,6 +20,7 @@ TIMEOUT_MS = 300_000  # the trainer imports torch and transformers first; the CP
 def make_window(qtbot, config_dir: Path):
     window = build_main_window(config_dir)
     window.persist_settings = False
+    window.resize(1280, 800)  # a real window's size: the result line's buttons get their width
     qtbot.addWidget(window)
     notes: list[tuple[str, str]] = []
     window.ctx.notify = lambda title, text: notes.append((title, text))
@@ -82,11 +83,14 @@ def test_start_trains_to_done_with_live_curves_and_a_complete_run_folder(qtbot, 
     plot = page.progress.plot.track("run")
     xs = plot.loss.data()[0]
     assert plot.eval_loss.n == 2 and len(plot.checkpoints) == 1
-    assert xs[1] <= plot.checkpoints[0] <= xs[2]  # the checkpoint of step 2, on the time axis
+    assert xs[1] <= plot.checkpoints[0][0] <= xs[2]  # the checkpoint of step 2, on the step axis
+    times = plot.loss.data("time")[0]
+    assert times[1] <= plot.checkpoints[0][1] <= times[2]  # and on the time axis
     assert page.progress.progress.value() == page.progress.progress.maximum() == 4
     assert page.progress.state_label.text() == "Finished"
     assert page.progress.result_box.isVisibleTo(page)
-    assert result.adapter in page.progress.result_label.text()
+    assert result.adapter in page.progress.adapter_label.full_text()
+    assert page.progress.adapter_label.toolTip() == result.adapter
     assert page.progress.chat_button.isVisibleTo(page) and page.start_button.isEnabled()
     assert [t for t, _ in window.notes if t.startswith("Training")] == ["Training finished"]
 

@@ -162,15 +162,89 @@ def estimate_device(model_section: Any) -> str:
     return pick_device(device)
 
 
-def estimate_memory(configs: Mapping[str, Component], model_dir: Path) -> Any:
-    """The run's memory estimate for the model in ``model_dir`` (imports torch when a GPU
-    may be present: call it off the UI thread)."""
+@dataclass(frozen=True)
+class EstimateInputs:
+    """What the data make a training step hold: the longest row the trainer builds and the
+    share of a step's tokens the loss counts (the worst batch). Without them the estimate
+    assumes full ``max_seq_length`` rows, every token trained."""
+
+    row_length: int | None = None
+    trained_fraction: float = 1.0
+    source: str = ""  # one line for the table: where the figures come from
+
+
+_INPUTS_CACHE: dict[tuple, EstimateInputs] = {}
+
+
+def estimate_inputs(configs: Mapping[str, Component], tokenizer: Any) -> EstimateInputs:
+    """The rows exactly as the trainer packs or groups them (core.train's own preparation),
+    reduced to what the estimate needs. Raises the trainer's ``TrainingError`` for data it
+    could not train on."""
+    from llamahome_gui.core.train.session import prepare_run_data
+
+    training = configs["training"].training
+    prepared = prepare_run_data(dict(configs), tokenizer)
+    row_length = max(row.length for row in prepared.train_rows)  # a batch's width
+    # the batch that holds the most trained tokens: the logits' peak
+    counted = sorted((sum(s.counted for s in row.samples) for row in prepared.train_rows),
+                     reverse=True)
+    batch = max(1, training.per_device_train_batch_size)
+    worst = sum(counted[:batch])
+    fraction = min(1.0, worst / max(1, batch * row_length))
+    layout = "packed rows" if training.packing else "rows"
+    source = (f"Data: {prepared.dataset_path.name}, {layout} of up to {row_length:,} tokens "
+              f"(max_seq_length {training.max_seq_length:,}), {100 * fraction:.0f}% of a "
+              "step's tokens trained")
+    return EstimateInputs(row_length, fraction, source)
+
+
+def cached_estimate_inputs(configs: Mapping[str, Component], model_dir: Path) -> EstimateInputs:
+    """``estimate_inputs`` for the dataset as it is on disk now (re-read when the file, the
+    model or a setting that shapes the rows changes); the worst case with a note when the
+    data cannot be read."""
+    training = configs["training"].training
+    path = dataset_file(training.dataset_path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return EstimateInputs(source=f"Data: {path} not readable; assuming full "
+                              f"{training.max_seq_length:,}-token rows")
+    chat = configs["inference"].chat.system_prompt if "inference" in configs else None
+    key = (str(path), stat.st_mtime_ns, stat.st_size, training.dataset_format,
+           training.max_seq_length, training.packing, training.eval_split, training.seed,
+           training.per_device_train_batch_size, chat, str(model_dir))
+    if key not in _INPUTS_CACHE:
+        from llamahome_gui.core.models.loading import load_tokenizer
+        from llamahome_gui.core.train.errors import TrainingError
+
+        try:
+            inputs = estimate_inputs(configs, load_tokenizer(model_dir))
+        except (TrainingError, OSError, ValueError) as exc:
+            first = str(exc).splitlines()[0]
+            return EstimateInputs(source=f"Data: {first}; assuming full "
+                                  f"{training.max_seq_length:,}-token rows")
+        _INPUTS_CACHE.clear()  # one dataset at a time is all a window or a command asks about
+        _INPUTS_CACHE[key] = inputs
+    return _INPUTS_CACHE[key]
+
+
+def estimate_memory(configs: Mapping[str, Component], model_dir: Path,
+                    inputs: EstimateInputs | None = None) -> Any:
+    """The run's memory estimate for the model in ``model_dir`` and the rows its dataset
+    gives (``inputs``: read from the dataset when not given). Imports torch when a GPU may
+    be present and tokenizes the data: call it off the UI thread."""
     from llamahome_gui.core.models.memory import estimate_training_memory
 
+    if inputs is None:
+        inputs = cached_estimate_inputs(configs, model_dir)
     model = configs["model"].model
-    return estimate_training_memory(
+    estimate = estimate_training_memory(
         model_dir, configs["training"].training, configs["training"].lora,
         estimate_device(model), dtype=model.dtype, quantization=model.quantization,
         memory_fraction=configs["resource"].gpu.memory_fraction,
+        trained_fraction=inputs.trained_fraction, row_length=inputs.row_length,
         max_batch_size=configs["model"].resources.max_batch_size,
         min_gpu_memory=configs["model"].resources.min_gpu_memory)
+    if inputs.source:
+        estimate.notes.insert(0, inputs.source)
+    return estimate

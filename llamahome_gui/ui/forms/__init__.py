@@ -52,7 +52,8 @@ __all__ = ["REGISTRY", "ConfigForm", "EditorRegistry", "FieldRow", "build_form",
 
 def build_form(state: ConfigState, component: str, sections: Iterable[str] | None = None,
                keys: Iterable[str] | None = None, *, group_titles: bool = True,
-               parent: QWidget | None = None) -> ConfigForm:
-    """Editors for (a subset of) one component, bound to the shared state."""
+               fold_advanced: bool = False, parent: QWidget | None = None) -> ConfigForm:
+    """Editors for (a subset of) one component, bound to the shared state; with
+    ``fold_advanced`` the schema's advanced fields sit behind an "Advanced" toggle."""
     return ConfigForm(state, component, sections, keys, group_titles=group_titles,
-                      parent=parent)
+                      fold_advanced=fold_advanced, parent=parent)

@@ -269,8 +269,12 @@ class LineEditor(QLineEdit):
     def __init__(self, spec: FieldSpec, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         match = re.search(r"[Ee]mpty\s*=\s*([^;.]+)", spec.description)
-        if match:
+        if spec.extra.get("placeholder"):  # the schema's short form, for narrow fields
+            self.setPlaceholderText(str(spec.extra["placeholder"]))
+        elif match:
             self.setPlaceholderText(f"empty = {match.group(1).strip()}")
+        if self.placeholderText():  # never cut: the placeholder is all an empty field says
+            self.setMinimumWidth(self.fontMetrics().horizontalAdvance(self.placeholderText()) + 36)
         self.setClearButtonEnabled(True)
         self.textChanged.connect(lambda t: self.field_edited.emit(self.parse(t)))
 

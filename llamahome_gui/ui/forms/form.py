@@ -141,19 +141,22 @@ class FieldRow(QWidget):
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(2)
         grid.addWidget(self.label, 0, 0, Qt.AlignmentFlag.AlignVCenter)
+        # marker and menu sit right after the editor (not at the far edge of a wide form);
+        # small minimum widths, so a narrow pane wraps labels instead of scrolling sideways
         holder = QHBoxLayout()
-        holder.setSpacing(8)
+        holder.setSpacing(4)
         holder.addWidget(self.editor, 1 if self._is_wide(registry) else 0)
         holder.addWidget(self.badge)
+        holder.addWidget(self.marker)
+        holder.addWidget(self.menu_button)
         if not self._is_wide(registry):
             medium = self._widget_name(registry) in _MEDIUM
-            self.editor.setMinimumWidth(260 if medium else 180)
-            self.editor.setMaximumWidth(440 if medium else 320)
+            if self._widget_name(registry) != "check":  # a check box is as wide as its box
+                self.editor.setMinimumWidth(160 if medium else 110)
+                self.editor.setMaximumWidth(440 if medium else 320)
             holder.addStretch(1)
         grid.addLayout(holder, 0, 1)
-        grid.addWidget(self.marker, 0, 2)
-        grid.addWidget(self.menu_button, 0, 3)
-        grid.addWidget(self.error_label, 1, 1, 1, 3)
+        grid.addWidget(self.error_label, 1, 1)
         grid.setColumnStretch(1, 1)
 
         self.editor.field_edited.connect(self._on_editor_field_edited)
@@ -220,6 +223,50 @@ class FieldRow(QWidget):
         self.state.revert_to_saved(self.key_path)
 
 
+class AdvancedFold(QWidget):
+    """The advanced rows of one section behind a "▸ Advanced (n)" toggle, folded at first."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"{name}.advanced")
+        self.toggle = QToolButton(self)
+        self.toggle.setObjectName(f"{name}.advanced.toggle")
+        self.toggle.setCheckable(True)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.body = QWidget(self)
+        self.body.setObjectName(f"{name}.advanced.body")
+        body = QVBoxLayout(self.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.toggle)
+        layout.addWidget(self.body)
+        self.body.hide()
+        self.rows: list[FieldRow] = []
+        self._forced = False
+        self.toggle.toggled.connect(self._on_toggle_toggled)
+
+    def add(self, row: FieldRow) -> None:
+        row.setParent(self.body)
+        self.body.layout().addWidget(row)
+        self.rows.append(row)
+        self.toggle.setText(f"Advanced ({len(self.rows)})")
+        self.toggle.setToolTip("Settings a first run can leave at their defaults: "
+                               + ", ".join(r.spec.title for r in self.rows))
+
+    def force_open(self, forced: bool) -> None:
+        self._forced = forced
+        self.body.setVisible(forced or self.toggle.isChecked())
+
+    def _on_toggle_toggled(self, checked: bool) -> None:
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if checked else Qt.ArrowType.RightArrow)
+        self.body.setVisible(checked or self._forced)
+
+
 def select_keys(state: ConfigState, component: str, sections: Iterable[str] | None,
                 keys: Iterable[str] | None) -> list[str]:
     """Key paths of the component chosen by section names and/or key patterns (fnmatch)."""
@@ -241,13 +288,15 @@ class ConfigForm(QWidget):
 
     def __init__(self, state: ConfigState, component: str, sections: Iterable[str] | None = None,
                  keys: Iterable[str] | None = None, *, registry: EditorRegistry = REGISTRY,
-                 group_titles: bool = True, parent: QWidget | None = None) -> None:
+                 group_titles: bool = True, fold_advanced: bool = False,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.component = component
         self.setObjectName(f"form.{component}")
         self.rows: dict[str, FieldRow] = {}
         self.groups: dict[str, QGroupBox] = {}
+        self.advanced: dict[str, AdvancedFold] = {}  # per section, when fold_advanced
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
@@ -282,8 +331,16 @@ class ConfigForm(QWidget):
                 self.groups[section] = group
                 layout.addWidget(group)
             row = FieldRow(state, key_path, registry, group)
-            group.layout().addWidget(row)
+            if fold_advanced and row.spec.advanced:
+                fold = self.advanced.get(section)
+                if fold is None:
+                    fold = self.advanced[section] = AdvancedFold(f"{component}.{section}", group)
+                fold.add(row)
+            else:
+                group.layout().addWidget(row)
             self.rows[key_path] = row
+        for section, fold in self.advanced.items():  # after the basic rows of its section
+            self.groups[section].layout().addWidget(fold)
         layout.addStretch(1)
         self._align_labels()
 
@@ -299,7 +356,7 @@ class ConfigForm(QWidget):
         metrics = next(iter(self.rows.values())).label.fontMetrics()
         widest = max(metrics.horizontalAdvance(r.label.text()) for r in self.rows.values())
         for row in self.rows.values():
-            row.label.setFixedWidth(min(240, max(widest + 8, 120)))
+            row.label.setFixedWidth(min(200, max(widest + 8, 110)))
 
     def editor(self, key_path: str) -> QWidget:
         return self.rows[key_path].editor
@@ -307,6 +364,8 @@ class ConfigForm(QWidget):
     def apply_filter(self, text: str) -> int:
         """Show only fields whose key, title or description contain every word; the count."""
         words = text.lower().split()
+        for fold in self.advanced.values():  # a search looks inside the folded part too
+            fold.force_open(bool(words))
         shown = 0
         for row in self.rows.values():
             visible = row.matches(words)

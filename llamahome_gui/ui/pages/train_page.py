@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QCoreApplication, Qt, QTimer, QUrl
+from PyQt6.QtCore import QCoreApplication, QSize, Qt, QTimer, QUrl
 from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import (
     QGroupBox,
@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
     QScrollArea,
     QSplitter,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,7 +39,8 @@ from llamahome_gui.ui.context import AppContext
 from llamahome_gui.ui.widgets.train_dataset import DATASET_KEYS, TrainDatasetPanel
 from llamahome_gui.ui.widgets.train_memory import TrainMemoryWidget
 from llamahome_gui.ui.widgets.train_model import TrainModelPanel, starter_folder
-from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel, fmt_loss
+from llamahome_gui.ui.widgets.train_presets import TrainPresetsPanel
+from llamahome_gui.ui.widgets.train_progress import TrainProgressPanel
 from llamahome_gui.workers.run_task import LatestTask
 from llamahome_gui.workers.train_worker import TrainState, TrainWorker
 
@@ -62,8 +64,11 @@ class TrainPage(QWidget):
 
         training_keys = [k for k in ctx.state.keys("training")
                          if k.startswith("training.training.") and k not in DATASET_KEYS]
-        self.training_form = build_form(ctx.state, "training", keys=training_keys, group_titles=False)
-        self.lora_form = build_form(ctx.state, "training", sections=["lora"], group_titles=False)
+        self.training_form = build_form(ctx.state, "training", keys=training_keys,
+                                        group_titles=False, fold_advanced=True)
+        self.lora_form = build_form(ctx.state, "training", sections=["lora"], group_titles=False,
+                                    fold_advanced=True)
+        self.presets = TrainPresetsPanel(ctx)
         self.dpo_form = build_form(ctx.state, "training", sections=["dpo"], group_titles=False)
 
         setup = QWidget()
@@ -83,10 +88,15 @@ class TrainPage(QWidget):
         QVBoxLayout(gpu_box).addWidget(self.gpus)
         setup_layout.addWidget(gpu_box)
         setup_layout.addWidget(data_box, 1)
+        training_tab = QWidget()
+        training_layout = QVBoxLayout(training_tab)
+        training_layout.setContentsMargins(0, 4, 0, 0)
+        training_layout.addWidget(self.presets)
+        training_layout.addWidget(self.training_form, 1)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("train.tabs")
-        self.tabs.addTab(setup, "Model && data")
-        self.tabs.addTab(_scrolled(self.training_form), "Training")
+        self.tabs.addTab(_scrolled(setup), "Model && data")
+        self.tabs.addTab(_scrolled(training_tab), "Training")
         from llamahome_gui.ui.widgets.train_targets import LoraTargetsWidget
 
         self.lora_targets = LoraTargetsWidget(ctx, self.tokenizer_dir)
@@ -107,25 +117,41 @@ class TrainPage(QWidget):
         self.stop_button.setMinimumHeight(34)
         self.stop_button.setToolTip("First press: save a checkpoint and stop. Second press: "
                                     "stop at once.")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button, 2)
-        buttons.addWidget(self.stop_button, 1)
+        self.settings_button = QToolButton()
+        self.settings_button.setObjectName("train.settings.toggle")
+        self.settings_button.setCheckable(True)
+        self.settings_button.setChecked(True)
+        self.settings_button.setAutoRaise(True)
+        self.settings_button.setToolTip("Show or hide the settings (more room for the curves)")
+        self.settings_button.toggled.connect(self._on_settings_button_toggled)
 
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
+        self.settings_pane = QWidget()
+        self.settings_pane.setObjectName("train.settings")
+        left_layout = QVBoxLayout(self.settings_pane)
         left_layout.setContentsMargins(0, 0, 6, 0)
         left_layout.addWidget(self.tabs, 1)
-        left_layout.addWidget(self.memory)
-        left_layout.addLayout(buttons)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(self.progress)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        split.setSizes([460, 700])
+        self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.addWidget(self.settings_pane)
+        self.split.addWidget(self.progress)
+        self.split.setCollapsible(1, False)
+        self.split.setStretchFactor(0, 2)
+        self.split.setStretchFactor(1, 3)
+        self.split.setSizes([460, 700])
+        # the actions stay in one bar below both panes: on screen at any window size, with
+        # the settings shown or hidden
+        actions = QHBoxLayout()
+        actions.setSpacing(10)
+        actions.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignBottom)
+        actions.addWidget(self.memory, 1)
+        actions.addWidget(self.start_button, 0, Qt.AlignmentFlag.AlignBottom)
+        actions.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self.start_button.setMinimumWidth(150)
+        self.stop_button.setMinimumWidth(90)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 6)
-        layout.addWidget(split)
+        layout.addWidget(self.split, 1)
+        layout.addLayout(actions)
+        self._on_settings_button_toggled(True)
 
         self._estimate = LatestTask(self)
         self._estimate.succeeded.connect(self._on_estimate_succeeded)
@@ -287,6 +313,23 @@ class TrainPage(QWidget):
             self.progress.begin(run.path, keep_curves=True)
             self.worker.attach(run.path, run.pid)
             self.ctx.show_status(f"Following the run still training: {run.name}", 8000)
+        else:
+            self.show_last_run()
+
+    def show_last_run(self) -> bool:
+        """After a restart: the newest run as it ended (curves, figures, result), not an
+        empty "No run yet". False when there is no run with events."""
+        from llamahome_gui.core.runs import list_runs
+
+        try:
+            runs = [r for r in list_runs(self.runs_root()) if r.status != "created"]
+            history = read_events(runs[0].path) if runs else []
+        except OSError:
+            return False
+        if not history or self.worker.is_active():
+            return False
+        self.progress.show_past_run(runs[0].path, history)
+        return True
 
     def _replay(self, run_dir: Path, *, earlier_segments_only: bool = False) -> None:
         """Draw a run's recorded curve (all of it, or only the segments before its newest
@@ -300,6 +343,13 @@ class TrainPage(QWidget):
         """A run in progress keeps training; the next start of the app follows it again."""
         if self.worker.state in (TrainState.STARTING, TrainState.RUNNING):
             self.worker.detach()
+
+    def _on_settings_button_toggled(self, shown: bool) -> None:
+        self.settings_pane.setVisible(shown)
+        self.settings_button.setArrowType(Qt.ArrowType.LeftArrow if shown
+                                          else Qt.ArrowType.RightArrow)
+        self.settings_button.setText("Hide settings" if shown else "Settings")
+        self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
 
     def _on_start_clicked(self) -> None:
         self.start_run()
@@ -354,9 +404,9 @@ class TrainPage(QWidget):
         self.progress.plot.add_resource(sample.time - t0, values)
 
     def _on_worker_finished(self, event: RunFinished) -> None:
+        figures = _plain(self.progress.result_figures(event.final_loss))
         self.ctx.notify("Training finished",
-                        f"Final loss {fmt_loss(event.final_loss)} in "
-                        f"{fmt_duration(event.duration_s)}. Adapter: {event.adapter}")
+                        f"{figures} in {fmt_duration(event.duration_s)}. Adapter: {event.adapter}")
         self._refresh_runs_page()
 
     def _on_worker_stopped(self, event: RunStopped) -> None:
@@ -374,12 +424,30 @@ class TrainPage(QWidget):
         self.ctx.request_chat_with_adapter(adapter)
 
 
+class VerticalScrollArea(QScrollArea):
+    """Scrolls up and down only, and is never narrower than its content: a narrow pane
+    wraps its text, the splitter stops where the fields would be cut."""
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        inner = self.widget().minimumSizeHint().width() if self.widget() is not None else 0
+        bar = self.verticalScrollBar().sizeHint().width()
+        return QSize(inner + bar + 2 * self.frameWidth(), 80)
+
+
 def _scrolled(widget: QWidget) -> QScrollArea:
-    area = QScrollArea()
+    area = VerticalScrollArea()
     area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     area.setWidget(widget)
     return area
+
+
+def _plain(html_text: str) -> str:
+    """Rich text as one plain line (a desktop notification shows no markup)."""
+    import re
+
+    return re.sub(r"<[^>]+>", "", html_text).replace("&nbsp;", " ")
 
 
 def open_folder(path: str) -> None:

@@ -56,8 +56,10 @@ class TrainMemoryWidget(QWidget):
         self.bar.setStyleSheet(f"QProgressBar::chunk {{ background: {colour}; }}")
         self.setToolTip(f"<pre>{estimate.table()}</pre>")
         problems = "\n".join(f"Not allowed: {p}" for p in estimate.problems)
-        self.detail.setText(problems or f"About {fmt_bytes(total)} needed, {fmt_bytes(available)}"
-                            " available (hover for the breakdown).")
+        tokens = getattr(estimate, "tokens_per_step", 0)
+        per_step = f" for {tokens:,} tokens per step" if tokens else ""
+        self.detail.setText(problems or f"About {fmt_bytes(total)} needed{per_step}, "
+                            f"{fmt_bytes(available)} available (hover for the breakdown).")
 
     def set_error(self, message: str) -> None:
         self.verdict = ""

@@ -71,7 +71,7 @@ class TrainModelPanel(QWidget):
         self.combo = QComboBox()
         self.combo.setObjectName("train.model")
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setMinimumContentsLength(24)
+        self.combo.setMinimumContentsLength(16)
         self.browse = QPushButton("Browse…")
         self.browse.setObjectName("train.model.browse")
         self.browse.setToolTip("Pick a Hugging Face model folder (config.json + safetensors)")
