@@ -30,6 +30,8 @@ PAGES: list[PageSpec] = [
     PageSpec("chat", "Chat", "chat", "llamahome_gui.ui.pages.chat_page"),
     PageSpec("monitor", "Monitor", "monitor", "llamahome_gui.ui.pages.monitor_page"),
     PageSpec("runs", "Runs", "runs", "llamahome_gui.ui.pages.runs_page"),
+    # first launch only, and Help > Getting Started (see open_first_page)
+    PageSpec("welcome", "Welcome", "runs", "llamahome_gui.ui.pages.welcome_page", in_nav=False),
 ]
 DIALOGS: list[DialogSpec] = []
 STRIP_MODULE = "llamahome_gui.ui.widgets.resource_strip"
@@ -91,6 +93,8 @@ def build_main_window(config_dir: Path | None = None, *, appearance: str | None 
     shown when the app last closed)."""
     host = open_shell(appearance=appearance, start_page=start_page)
     host.load(config_dir)
+    if start_page is None:
+        open_first_page(host)
     if lazy_pages:
         host.start()
     else:
@@ -115,12 +119,32 @@ def open_main_window(config_dir: Path | None = None, *, appearance: str | None =
             window.close()
             QApplication.exit(1)
             return
+        if start_page is None:
+            open_first_page(host)
         host.start()
 
     window.first_painted.connect(load)
     window.statusBar().showMessage("Reading the config folder\u2026")
     window.show()
     return host
+
+
+def is_first_launch(host: PageHost) -> bool:
+    """No page remembered from an earlier session and no run in the runs folder yet."""
+    if host.window.settings.contains("window/page") or host.ctx is None:
+        return False
+    from llamahome_gui.core.runs import list_runs
+
+    try:
+        return not list_runs(host.ctx.state.value("training.training.output_dir"))
+    except OSError:
+        return False
+
+
+def open_first_page(host: PageHost) -> None:
+    """The welcome page on a first launch; else the page remembered (already shown)."""
+    if "welcome" in host.window.page_keys() and is_first_launch(host):
+        host.window.navigate("welcome")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
