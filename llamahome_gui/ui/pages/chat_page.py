@@ -1,6 +1,7 @@
 """Chat page: talk to the model or to a trained adapter, answers streaming in token by token.
 
-Top: model and adapter pickers (bound to ``model.model.path`` / ``inference.chat.adapter_path``),
+Top: model and adapter pickers (``model.model.path``; the adapter is session state, see
+``chat_pickers``),
 A/B compare, Load. Left: saved conversations. Middle: the conversation, the message box,
 Send / Stop / Regenerate and a status line (time to first token, tokens/s, context used).
 Right: the system prompt and generation settings, generated from the schema. The chat session
@@ -268,7 +269,8 @@ class ChatPage(QWidget):
         from llamahome_gui.core.chat.setup import ChatSetup
 
         state = self.ctx.state
-        return ChatSetup.from_values(state.values("model"), state.values("inference"))
+        return ChatSetup.from_values(state.values("model"), state.values("inference")
+                                     ).with_overrides(adapter_path=self.pickers.adapter_path())
 
     def _ask(self) -> None:
         try:
