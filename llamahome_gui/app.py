@@ -156,10 +156,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="page to open on")
     parser.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
                         help="render the ready window to FILE.png and exit")
+    parser.add_argument("--size", type=_size, default=SCREENSHOT_SIZE, metavar="WxH",
+                        help="window size for --screenshot (default: 1280x800)")
     parser.add_argument("--appearance", choices=["system", "light", "dark"], default=None,
                         help="light or dark look (default: follow the system)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write WIDTHxHEIGHT, e.g. 1024x640") from None
+    return width, height
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             print(f"llamahome-gui: cannot open the window: {exc}", file=sys.stderr)
             return 1
-        code = _screenshot(app, window, args.screenshot)
+        code = _screenshot(app, window, args.screenshot, args.size)
         from llamahome_gui.workers.run_task import drain_tasks
 
         drain_tasks()  # no app.exec(), so no aboutToQuit: wait for background checks here
@@ -190,12 +200,12 @@ def _close_on_sigint(window) -> None:
     timer.start(250)
 
 
-def _screenshot(app: QApplication, window, target: Path) -> int:
-    """Show the window at 1280x800 or larger, let it settle, save a PNG, exit."""
+def _screenshot(app: QApplication, window, target: Path,
+                size: tuple[int, int] = SCREENSHOT_SIZE) -> int:
+    """Show the window at ``size`` (at least its minimum), let it settle, save a PNG, exit."""
     window.persist_settings = False
     window.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)  # leave the app running
-    width, height = SCREENSHOT_SIZE
-    window.resize(width, height)
+    window.resize(*size)
     window.show()
     result = {"code": 1}
     loop = QEventLoop()

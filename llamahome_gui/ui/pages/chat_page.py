@@ -237,6 +237,9 @@ class ChatPage(QWidget):
         except ConversationFileError as exc:
             self.panel.transcript.add_notice(str(exc), "error")
             return
+        if conversation.is_ab and conversation.adapter and \
+                Path(conversation.adapter).is_dir():  # B answers with the adapter it used
+            self.pickers.set_adapter(conversation.adapter)
         self.session.open(conversation)
         self._show_ab_layout(self.session.ab_mode)
         if self.session.ab_mode:  # a saved A/B comparison reopens as A/B
@@ -372,7 +375,7 @@ class ChatPage(QWidget):
         if not path:
             self.ab_check.setChecked(False)
         elif self.session.ab_mode:
-            self.panel.header_b.setText(f"B · adapter {self.pickers.adapter_label(path)}")
+            self.panel.set_b_label(self.pickers.adapter_label(path))
         self.ctx.show_status(f"Adapter: {self.pickers.adapter_label(path) or 'none (base model)'}",
                              4000)
         self._update_buttons()

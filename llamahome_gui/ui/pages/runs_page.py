@@ -34,7 +34,7 @@ from PyQt6.QtWidgets import (
 
 from llamahome_gui.core.units import fmt_duration
 from llamahome_gui.ui.context import AppContext
-from llamahome_gui.ui.pages.welcome_page import FirstRunPanel
+from llamahome_gui.ui.pages.welcome_page import COLUMN_WIDTH, FirstRunPanel, centred
 from llamahome_gui.ui.widgets.run_compare import RunDetailsPanel
 from llamahome_gui.ui.widgets.train_progress import fmt_loss
 
@@ -347,7 +347,7 @@ class _EmptyRuns(QWidget):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.first = FirstRunPanel(ctx, compact=True)
         column = QWidget()
-        column.setMaximumWidth(720)
+        column.setFixedWidth(COLUMN_WIDTH)
         box = QVBoxLayout(column)
         box.setSpacing(14)
         box.addWidget(title)
@@ -355,7 +355,7 @@ class _EmptyRuns(QWidget):
         box.addWidget(self.first)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        layout.addWidget(column, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(centred(column))
         layout.addStretch(2)
 
     def set_root(self, root: Path) -> None:

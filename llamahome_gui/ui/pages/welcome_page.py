@@ -9,7 +9,6 @@ config file changes. ``FirstRunPanel`` is also what the empty Runs page shows.
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from llamahome_gui.ui.context import AppContext
@@ -20,6 +19,7 @@ STARTER_RUN = ["model.model.path=", "training.training.dataset_path=",
                "training.training.max_steps=30", "training.training.save_steps=30"]
 TRAIN_TEXT = "Train the starter model on the sample data"
 CHAT_TEXT = "Chat with the starter model"
+COLUMN_WIDTH = 620  # fits the page at the smallest window (1024 px wide)
 
 
 class FirstRunPanel(QWidget):
@@ -62,18 +62,29 @@ class FirstRunPanel(QWidget):
 
 
 def _step(button: QPushButton, text: str) -> QWidget:
+    """The button, and under it one muted line saying what it does."""
     box = QWidget()
-    row = QHBoxLayout(box)
-    row.setContentsMargins(0, 0, 0, 0)
-    row.setSpacing(14)
-    button.setMinimumWidth(320)
-    row.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(4)
+    button.setMinimumWidth(340)
+    row = QHBoxLayout()
+    row.addWidget(button)
+    row.addStretch(1)
+    column.addLayout(row)
     note = QLabel(text)
     note.setWordWrap(True)
     note.setProperty("muted", True)
-    note.setMinimumWidth(200)
-    row.addWidget(note, 1)
+    column.addWidget(note)
     return box
+
+
+def centred(widget: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.addStretch(1)
+    row.addWidget(widget)
+    row.addStretch(1)
+    return row
 
 
 class WelcomePage(QWidget):
@@ -99,7 +110,7 @@ class WelcomePage(QWidget):
         later.setWordWrap(True)
         later.setProperty("muted", True)
         column = QWidget()
-        column.setMaximumWidth(760)
+        column.setFixedWidth(COLUMN_WIDTH)  # a known width: the wrapped lines get their height
         box = QVBoxLayout(column)
         box.setSpacing(16)
         box.addWidget(title)
@@ -112,7 +123,7 @@ class WelcomePage(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(24, 24, 24, 24)
         outer.addStretch(1)
-        outer.addWidget(column, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addLayout(centred(column))
         outer.addStretch(2)
 
 

@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -58,6 +59,7 @@ class ChatConversationPanel(QWidget):
         for header, view in ((self.header_a, self.transcript), (self.header_b, self.transcript_b)):
             header.setObjectName("chatSideHeader")
             header.setStyleSheet("font-weight: 600; padding: 6px 10px;")
+            header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             column = QWidget()
             box = QVBoxLayout(column)
             box.setContentsMargins(0, 0, 0, 0)
@@ -127,8 +129,7 @@ class ChatConversationPanel(QWidget):
     def show_ab_mode(self, on: bool, adapter_label: str = "") -> None:
         """Two empty columns (on), or one empty chat (off)."""
         self.forget_answers()
-        self.header_b.setText(f"B · adapter {adapter_label}")
-        self.header_b.setToolTip(adapter_label)
+        self.set_b_label(adapter_label)
         self.columns.widget(1).setVisible(on)
         self.header_a.setVisible(on)
         for index in (0, 1):
@@ -138,6 +139,13 @@ class ChatConversationPanel(QWidget):
         self.transcript.set_welcome("" if on else WELCOME)
         self.transcript.clear()
         self.transcript_b.clear()
+
+    def set_b_label(self, adapter_label: str) -> None:
+        """Column B's title; a long run name is shortened in the middle (whole in the tooltip)."""
+        shown = adapter_label if len(adapter_label) <= 34 else \
+            f"{adapter_label[:16]}…{adapter_label[-16:]}"
+        self.header_b.setText(f"B · adapter {shown}")
+        self.header_b.setToolTip(adapter_label)
 
     def equalize_columns(self) -> None:
         """A and B get the same width (the splitter keeps the shares as the window resizes)."""
