@@ -74,6 +74,9 @@ def test_three_clicks_to_a_trained_adapter_and_a_chat_with_it(qtbot, config_dir,
         (config_dir / "inference_config.toml").read_text().replace(
             'history_dir = ""', f'history_dir = "{tmp_path / "chats"}"').replace(
             "max_new_tokens = 256", "max_new_tokens = 6"))
+    model_file = config_dir / "model_config.toml"   # the user's model: the tiny one
+    model_file.write_text(model_file.read_text().replace('path = ""', f'path = "{tiny_model_dir}"',
+                                                         1))
     files = {p.name: p.read_bytes() for p in config_dir.glob("*.toml")}
     window = open_window(qtbot, config_dir)
     window.persist_settings = False
@@ -102,6 +105,7 @@ def test_three_clicks_to_a_trained_adapter_and_a_chat_with_it(qtbot, config_dir,
         assert {p.name: p.read_bytes() for p in config_dir.glob("*.toml")} == files
         chat.shutdown()
     finally:
+        window.ctx.state.revert()   # a failed assertion must not leave a quit question open
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
