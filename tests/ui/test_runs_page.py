@@ -271,7 +271,8 @@ def test_compare_draws_b_dashed_with_the_legend_above_the_plot(qtbot, runs_windo
     assert a.curves["eval"].opts["symbol"] != b.curves["eval"].opts["symbol"]
     assert not plot.loss_legend.isVisible()     # nothing drawn over the curves
     legend = page.details.legend.text()
-    assert "A</span> a" in legend and "B</span> b" in legend
+    first, second = (r.label for r in page.selected_runs())   # A and B, top row first
+    assert f"A</span> {first} " in legend and f"B</span> {second} " in legend
 
 
 def test_an_empty_runs_folder_says_how_to_make_the_first_run(qtbot, config_dir, tmp_path):
