@@ -114,8 +114,10 @@ class RunDetailsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
         layout.addWidget(self.legend)
+        self.plot.setMinimumHeight(220)  # loss and LR stay readable in a small window
+        self.tabs.setMinimumHeight(90)
         layout.addWidget(self.plot, 3)
-        layout.addWidget(self.tabs, 2)
+        layout.addWidget(self.tabs, 1)
         self.runs: list[Path] = []
 
     def show_runs(self, runs: list[Path], labels: list[str] | None = None) -> None:
@@ -133,6 +135,7 @@ class RunDetailsPanel(QWidget):
             self.summary.setText("Select a run to see its curves; select two to compare them.")
             return
         names = list(labels or [r.name for r in runs])
+        self._names = names
         for index, run in enumerate(runs[:2]):
             load_curves(self.plot, run, "AB"[index] if len(runs) > 1 else "run")
         if len(runs) > 1:
@@ -161,7 +164,8 @@ class RunDetailsPanel(QWidget):
         diff = config_diff(a, b)
         self.config_stack.setCurrentWidget(self.diff_table)
         self.tabs.setTabText(0, f"Config differences ({len(diff)})")
-        self.diff_table.setHorizontalHeaderLabels(["Setting", f"A: {a.name}", f"B: {b.name}"])
+        names = getattr(self, "_names", [a.name, b.name])
+        self.diff_table.setHorizontalHeaderLabels(["Setting", f"A: {names[0]}", f"B: {names[1]}"])
         self.diff_table.setRowCount(len(diff))
         for row, (key, va, vb) in enumerate(diff):
             for col, value in enumerate((key, _show(va), _show(vb))):
