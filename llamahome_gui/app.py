@@ -31,6 +31,8 @@ PAGES: list[PageSpec] = [
     PageSpec("monitor", "Monitor", "monitor", "llamahome_gui.ui.pages.monitor_page"),
     PageSpec("runs", "Runs", "runs", "llamahome_gui.ui.pages.runs_page"),
     PageSpec("models", "Models", "models", "llamahome_gui.ui.pages.models_page"),
+    # first launch only, and Help > Getting Started (see open_first_page)
+    PageSpec("welcome", "Welcome", "runs", "llamahome_gui.ui.pages.welcome_page", in_nav=False),
 ]
 DIALOGS: list[DialogSpec] = []
 STRIP_MODULE = "llamahome_gui.ui.widgets.resource_strip"
@@ -92,6 +94,8 @@ def build_main_window(config_dir: Path | None = None, *, appearance: str | None 
     shown when the app last closed)."""
     host = open_shell(appearance=appearance, start_page=start_page)
     host.load(config_dir)
+    if start_page is None:
+        open_first_page(host)
     if lazy_pages:
         host.start()
     else:
@@ -116,12 +120,32 @@ def open_main_window(config_dir: Path | None = None, *, appearance: str | None =
             window.close()
             QApplication.exit(1)
             return
+        if start_page is None:
+            open_first_page(host)
         host.start()
 
     window.first_painted.connect(load)
     window.statusBar().showMessage("Reading the config folder\u2026")
     window.show()
     return host
+
+
+def is_first_launch(host: PageHost) -> bool:
+    """No page remembered from an earlier session and no run in the runs folder yet."""
+    if host.window.settings.contains("window/page") or host.ctx is None:
+        return False
+    from llamahome_gui.core.runs import list_runs
+
+    try:
+        return not list_runs(host.ctx.state.value("training.training.output_dir"))
+    except OSError:
+        return False
+
+
+def open_first_page(host: PageHost) -> None:
+    """The welcome page on a first launch; else the page remembered (already shown)."""
+    if "welcome" in host.window.page_keys() and is_first_launch(host):
+        host.window.navigate("welcome")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -133,10 +157,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="page to open on")
     parser.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
                         help="render the ready window to FILE.png and exit")
+    parser.add_argument("--size", type=_size, default=SCREENSHOT_SIZE, metavar="WxH",
+                        help="window size for --screenshot (default: 1280x800)")
     parser.add_argument("--appearance", choices=["system", "light", "dark"], default=None,
                         help="light or dark look (default: follow the system)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write WIDTHxHEIGHT, e.g. 1024x640") from None
+    return width, height
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             print(f"llamahome-gui: cannot open the window: {exc}", file=sys.stderr)
             return 1
-        code = _screenshot(app, window, args.screenshot)
+        code = _screenshot(app, window, args.screenshot, args.size)
         from llamahome_gui.workers.run_task import drain_tasks
 
         drain_tasks()  # no app.exec(), so no aboutToQuit: wait for background checks here
@@ -167,12 +201,13 @@ def _close_on_sigint(window) -> None:
     timer.start(250)
 
 
-def _screenshot(app: QApplication, window, target: Path) -> int:
-    """Show the window at 1280x800 (or the whole screen when it is smaller: Xvfb at 1024x640
+def _screenshot(app: QApplication, window, target: Path,
+                size: tuple[int, int] = SCREENSHOT_SIZE) -> int:
+    """Show the window at ``size`` (or the whole screen when it is smaller: Xvfb at 1024x640
     gives a 1024x640 shot), let it settle, save a PNG, exit."""
     window.persist_settings = False
     window.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)  # leave the app running
-    width, height = SCREENSHOT_SIZE
+    width, height = size
     screen = app.primaryScreen()
     if screen is not None and screen.availableGeometry().width() > 0:  # a small screen: all of it
         area = screen.availableGeometry()

@@ -109,17 +109,35 @@ def revert(window: MainWindow) -> None:
         window.ctx.show_status("Unsaved changes reverted (Ctrl+Z brings them back)", 5000)
 
 
+MAX_LISTED = 12
+
+
+def unsaved_lines(state) -> list[str]:  # noqa: ANN001 - ConfigState
+    """One line per unsaved setting: ``key: saved → now`` (long values shortened)."""
+    def short(value: object) -> str:
+        text = repr(value) if isinstance(value, str) else str(value)
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    return [f"{key}: {short(state.saved_value(key))} → {short(state.value(key))}"
+            for key in state.dirty_keys()]
+
+
 def may_close(window: MainWindow) -> bool:
     """False when the user keeps the window open (Cancel, or a save that failed)."""
     if window.ctx is None or not window.ctx.state.is_dirty():
         return True
-    count = len(window.ctx.state.dirty_keys())
+    lines = unsaved_lines(window.ctx.state)
+    count = len(lines)
     buttons = QMessageBox.StandardButton
     box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                      f"You have {count} unsaved config change{'s' * (count != 1)}.",
+                      f"You have {count} unsaved config change{'s' * (count != 1)}:",
                       buttons.Save | buttons.Discard | buttons.Cancel, window)
     box.setObjectName("dialog.unsaved")
-    box.setInformativeText("Save them before closing?")
+    shown = lines[:MAX_LISTED] + ([f"… and {count - MAX_LISTED} more"]
+                                  if count > MAX_LISTED else [])
+    box.setInformativeText("\n".join(shown) + "\n\nSave them before closing?")
+    if count > MAX_LISTED:
+        box.setDetailedText("\n".join(lines))
     box.setDefaultButton(buttons.Save)
     answer = box.exec()
     return not (answer == buttons.Cancel or (answer == buttons.Save and not save_all(window)))

@@ -40,6 +40,7 @@ class AppContext(QObject):
     chat_with_adapter_requested = pyqtSignal(str)  # adapter folder ("" = the base model)
     resume_run_requested = pyqtSignal(str)         # run folder to continue training
     runs_changed = pyqtSignal()                    # a run started, ended or was deleted
+    start_run_requested = pyqtSignal(list)         # run-plan overrides ("key=value") for a new run
 
     def __init__(self, config: ConfigManager, state: ConfigState, settings: QSettings,
                  theme: ThemeManager, window: MainWindow | None = None,
@@ -92,6 +93,12 @@ class AppContext(QObject):
         """Open the Train page and continue this run from its last checkpoint."""
         self.navigate("train")
         self.resume_run_requested.emit(run_dir)
+
+    def request_start_run(self, overrides: list[str]) -> None:
+        """Open the Train page and start a new run from the current settings with these
+        run-plan overrides laid over them (the config files are not changed)."""
+        self.navigate("train")
+        self.start_run_requested.emit(list(overrides))
 
     # -- talking to the user --------------------------------------------------------------
     def show_status(self, text: str, msecs: int = 0) -> None:

@@ -117,7 +117,8 @@ class MainWindow(QMainWindow):
         config_actions.bind(self, ctx)
 
     # -- pages ----------------------------------------------------------------------------
-    def add_page(self, key: str, title: str, icon: str, widget: QWidget) -> None:
+    def add_page(self, key: str, title: str, icon: str, widget: QWidget, *,
+                 in_nav: bool = True) -> None:
         self._keys.append(key)
         self._titles[key] = title
         self._icons[key] = icon
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         item.setData(Qt.ItemDataRole.UserRole, key)
         item.setToolTip(f"{title} (Ctrl+{len(self._keys)})")
         self.nav.addItem(item)
+        self.nav.setRowHidden(self.nav.count() - 1, not in_nav)
         action = QAction(self.theme.icon(icon), title, self)
         action.setObjectName(f"view.page.{key}")
         action.setProperty("shortcutLabel", f"Go to {title}")
@@ -134,8 +136,14 @@ class MainWindow(QMainWindow):
         action.triggered.connect(lambda _=False, k=key: self.navigate(k))
         self._page_menu.addAction(action)
         self._actions[action.objectName()] = action
-        if self.nav.currentRow() < 0:
+        if self.nav.currentRow() < 0 and in_nav:
             self.nav.setCurrentRow(0)
+        if not in_nav and key == "welcome":
+            self._add_action("Help", "help.welcome", "&Getting Started",
+                             lambda: self.navigate(key)).setStatusTip(
+                                 "The first steps: train the starter model, chat with it")
+            self._menus["Help"].insertAction(self._menus["Help"].actions()[0],
+                                             self._actions["help.welcome"])
 
     def replace_page(self, key: str, widget: QWidget) -> None:
         """Put the built page where its stand-in was (pages built after the window shows)."""
@@ -149,6 +157,11 @@ class MainWindow(QMainWindow):
         old.deleteLater()
         if current == index:
             self.stack.setCurrentIndex(index)
+
+    def nav_titles(self) -> list[str]:
+        """The titles of the navigation rows shown (pages reached from a menu are left out)."""
+        return [self.nav.item(i).text() for i in range(self.nav.count())
+                if not self.nav.isRowHidden(i)]
 
     def page_keys(self) -> list[str]:
         return list(self._keys)

@@ -55,6 +55,7 @@ class PageSpec:
     icon: str         # icon name in resources/icons
     module: str       # provides create_page(ctx)
     preload: bool = False  # built right after start-up, not on its first visit
+    in_nav: bool = True    # False: no navigation row (reached from a menu or ``navigate``)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class PageHost(QObject):
         self._pending: list[str] = []
         self._after_first_paint: _FirstPaint | None = None
         for spec in pages:
-            window.add_page(spec.key, spec.title, spec.icon, QWidget())
+            window.add_page(spec.key, spec.title, spec.icon, QWidget(), in_nav=spec.in_nav)
         for spec in dialogs:
             self._add_dialog_action(spec)
         window.page_changed.connect(self._on_window_page_changed)

@@ -25,11 +25,14 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self.fn(*self.args)
-        except Exception as exc:  # delivered to the UI as a message, never raised in a thread
-            self.relay.error.emit(self.serial, f"{exc}", traceback.format_exc())
-        else:
-            self.relay.done.emit(self.serial, result)
+            try:
+                result = self.fn(*self.args)
+            except Exception as exc:  # delivered to the UI as a message, never raised here
+                self.relay.error.emit(self.serial, f"{exc}", traceback.format_exc())
+            else:
+                self.relay.done.emit(self.serial, result)
+        except RuntimeError:  # the page that asked was closed meanwhile: nobody to tell
+            pass
 
 
 _POOL: QThreadPool | None = None

@@ -98,3 +98,30 @@ def test_adapter_of_a_run_brings_its_model_and_is_listed(tmp_path):
     assert run_model_path(tmp_path / "loose" / "adapter") is None
     found = find_adapters(tmp_path)
     assert [c.path for c in found] == [run / "adapter"] and "identity" in found[0].label
+
+
+def test_an_ab_session_saves_as_one_conversation_and_opens_as_ab(tmp_path):
+    from llamahome_gui.core.chat.conversation import load_conversation, save_conversation
+    from llamahome_gui.core.chat.session import ChatSession
+
+    session = ChatSession()
+    session.set_ab_mode(True)
+    session.add_question("Hi?")
+    sides = session.conversations()
+    sides["A"].add("assistant", "base says hi")
+    sides["B"].add("assistant", "adapter says hi", {"adapter": "/r/adapter"})
+    sides["B"].adapter = "/r/adapter"
+    path = save_conversation(session.saved_form(), tmp_path)
+    again = ChatSession()
+    again.open(load_conversation(path))
+    assert again.ab_mode
+    back = again.conversations()
+    assert [m.content for m in back["A"].messages] == ["Hi?", "base says hi"]
+    assert [m.content for m in back["B"].messages] == ["Hi?", "adapter says hi"]
+    assert back["B"].adapter == "/r/adapter" and back["A"].adapter == ""
+    assert save_conversation(again.saved_form(), tmp_path) == path   # same file, not a copy
+    plain = ChatSession()
+    plain.add_question("plain")
+    plain_path = save_conversation(plain.saved_form(), tmp_path)
+    again.open(load_conversation(plain_path))
+    assert not again.ab_mode

@@ -61,8 +61,7 @@ def test_build_main_window_gives_the_ready_hidden_window(qtbot, config_dir):
     window.persist_settings = False
     qtbot.addWidget(window)
     assert not window.isVisible()
-    titles = [window.nav.item(i).text() for i in range(window.nav.count())]
-    assert titles == ["Configs", "Train", "Chat", "Monitor", "Runs", "Models"]
+    assert window.nav_titles() == ["Configs", "Train", "Chat", "Monitor", "Runs", "Models"]  # Welcome: Help
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert menus[:3] == ["File", "Edit", "View"] and menus[-1] == "Help"
     assert window.findChild(QAction, "config.save").shortcut().toString() == "Ctrl+S"

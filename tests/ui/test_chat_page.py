@@ -118,9 +118,8 @@ def test_adapter_from_train_page_and_ab_side_by_side(qtbot, chat, lora_adapter_d
     ab = window.findChild(QWidget, "chat.ab")
     assert not ab.isEnabled()
     window.ctx.page("chat").set_adapter(str(lora_adapter_dir))  # what the Train page calls
-    assert window.ctx.state.value("inference.chat.adapter_path") == str(lora_adapter_dir)
-    assert ab.isEnabled()
-    window.ctx.state.save()  # so the window closes without asking
+    assert page.pickers.adapter_path() == str(lora_adapter_dir)
+    assert ab.isEnabled() and not window.ctx.state.is_dirty()  # session state, not a config edit
     ask(qtbot, page, "Tell me about the sea.")
     assert "adapter" in answers(page)[0].header.text()
 

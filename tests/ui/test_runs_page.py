@@ -23,6 +23,7 @@ from llamahome_gui.core.runs.events import (
     StepLogged,
 )
 from llamahome_gui.core.train.events import EventLog
+from llamahome_gui.ui.pages.runs_page import COL
 
 
 def make_run(root: Path, name: str, *, status: str, losses: list[float], lr: float = 2e-4,
@@ -76,14 +77,21 @@ def runs_window(qtbot, config_dir, tmp_path):
     return page, runs
 
 
-def column(page, col: int) -> list[str]:
+def column(page, col: int | str) -> list[str]:
+    col = COL[col] if isinstance(col, str) else col
     return [page.table.item(r, col).text() for r in range(page.table.rowCount())]
+
+
+def folders(page) -> list[str]:
+    """The run folder of each row, top to bottom."""
+    return [Path(page.table.item(r, 0).data(Qt.ItemDataRole.UserRole)).name
+            for r in range(page.table.rowCount())]
 
 
 def select(page, *names: str) -> None:
     page.table.clearSelection()
     for row in range(page.table.rowCount()):
-        if page.table.item(row, 7).text() in names:
+        if folders(page)[row] in names:
             page.table.selectionModel().select(
                 page.table.model().index(row, 0),
                 page.table.selectionModel().SelectionFlag.Select
@@ -93,17 +101,23 @@ def select(page, *names: str) -> None:
 def test_table_shows_every_run_and_sorts(qtbot, runs_window):
     page, _ = runs_window
     assert sorted(column(page, 0)) == ["done", "failed", "stopped"]
-    row = column(page, 7).index("20260101-100000-a")
-    assert [page.table.item(row, c).text() for c in (0, 2, 3, 4, 5, 6)] == \
-        ["done", "tiny-llama", "data.jsonl", "4 / 10", "1.2000", "0:12"]
+    row = folders(page).index("20260101-100000-a")
+    cols = ("Status", "Name", "Model", "Dataset", "Steps", "Final loss", "Eval loss", "LR",
+            "Rank", "Duration", "Note")
+    assert [page.table.item(row, COL[c]).text() for c in cols] == \
+        ["done", "a", "tiny-llama", "data.jsonl", "4 / 10", "1.2000", "2.1000", "2.0e-04",
+         "16", "0:12", ""]
     header = page.table.horizontalHeader()
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=_section_centre(header, 4))
-    steps = column(page, 4)
+    steps_col = COL["Steps"]
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=_section_centre(header, steps_col))
+    steps = column(page, "Steps")
     assert steps in (["1 / 10", "3 / 10", "4 / 10"], ["4 / 10", "3 / 10", "1 / 10"])
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=_section_centre(header, 4))
-    assert column(page, 4) == steps[::-1]
-    page.table.sortByColumn(5, Qt.SortOrder.AscendingOrder)
-    assert column(page, 7)[0] == "20260101-100000-a"  # lowest final loss first
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=_section_centre(header, steps_col))
+    assert column(page, "Steps") == steps[::-1]
+    page.table.sortByColumn(COL["Final loss"], Qt.SortOrder.AscendingOrder)
+    assert folders(page)[0] == "20260101-100000-a"  # lowest final loss first
 
 
 def _section_centre(header, index: int):
@@ -178,4 +192,96 @@ def test_delete_of_a_symlinked_run_reports_what_was_deleted(qtbot, runs_window, 
                        f"{elsewhere} was kept)")
     assert not runs["a"].exists() and not runs["c"].exists() and not link.exists()
     assert (elsewhere / "run.toml").is_file()
-    assert column(page, 7) == ["20260101-110000-b"]
+    assert folders(page) == ["20260101-110000-b"]
+
+
+def _edit(qtbot, page, folder: str, col: str, text: str) -> None:
+    """Double-click the cell, type, press Enter: what a user does."""
+    from PyQt6.QtWidgets import QLineEdit
+
+    window = page.ctx.window
+    if not window.isVisible():
+        window.resize(1280, 800)
+        with qtbot.waitExposed(window):
+            window.show()
+        window.navigate("runs")
+    row = folders(page).index(folder)
+    item = page.table.item(row, COL[col])
+    page.table.scrollToItem(item)
+    rect = page.table.visualItemRect(item)
+    qtbot.mouseClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(page.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    editor = page.table.findChild(QLineEdit)
+    assert isinstance(editor, QLineEdit), "the cell did not open for editing"
+    editor.selectAll()
+    qtbot.keyClicks(editor, text)
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.table.findChild(QLineEdit) is None)   # closed, rows redrawn
+
+
+def test_rename_and_note_are_kept_in_the_run_folder(qtbot, runs_window):
+    page, runs = runs_window
+    snapshot = (runs["b"] / "run.toml").read_bytes()
+    _edit(qtbot, page, "20260101-110000-b", "Name", "lower lr")
+    _edit(qtbot, page, "20260101-110000-b", "Note", "half the learning rate")
+    row = folders(page).index("20260101-110000-b")
+    assert page.table.item(row, COL["Name"]).text() == "lower lr"
+    assert page.table.item(row, COL["Note"]).text() == "half the learning rate"
+    assert page.table.item(row, COL["LR"]).text() == "1.0e-04"
+    assert (runs["b"] / "run.toml").read_bytes() == snapshot  # the config snapshot is untouched
+    page._signature = ()   # a fresh read of the folders (as after a restart) keeps both
+    page.refresh()
+    row = folders(page).index("20260101-110000-b")
+    assert page.table.item(row, COL["Name"]).text() == "lower lr"
+    select(page, "20260101-110000-b")
+    assert "lower lr" in page.details.summary.text()
+    # a status cell is not editable: double-click there opens the folder instead
+    assert not page.table.item(row, COL["Status"]).flags() & Qt.ItemFlag.ItemIsEditable
+
+
+def test_chat_and_export_buttons_hand_the_run_on(qtbot, runs_window):
+    page, runs = runs_window
+    ctx = page.ctx
+    select(page, "20260101-110000-b")     # stopped before it wrote an adapter
+    assert not page.chat_button.isEnabled() and not page.export_button.isEnabled()
+    adapter = runs["a"] / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    page._signature = ()
+    page.refresh()
+    select(page, "20260101-100000-a")
+    assert page.chat_button.isEnabled() and page.export_button.isEnabled()
+    with qtbot.waitSignal(ctx.chat_with_adapter_requested) as asked:
+        qtbot.mouseClick(page.chat_button, Qt.MouseButton.LeftButton)
+    assert asked.args == [str(adapter)] and ctx.current_page() == "chat"
+
+
+def test_compare_draws_b_dashed_with_the_legend_above_the_plot(qtbot, runs_window):
+    page, _ = runs_window
+    select(page, "20260101-100000-a", "20260101-110000-b")
+    plot = page.details.plot
+    a, b = plot.track("A"), plot.track("B")
+    assert a.colour != b.colour
+    assert a.curves["smooth"].opts["pen"].style() == Qt.PenStyle.SolidLine
+    assert b.curves["smooth"].opts["pen"].style() == Qt.PenStyle.DashLine
+    assert a.curves["eval"].opts["symbol"] != b.curves["eval"].opts["symbol"]
+    assert not plot.loss_legend.isVisible()     # nothing drawn over the curves
+    legend = page.details.legend.text()
+    first, second = (r.label for r in page.selected_runs())   # A and B, top row first
+    assert f"A</span> {first} " in legend and f"B</span> {second} " in legend
+
+
+def test_an_empty_runs_folder_says_how_to_make_the_first_run(qtbot, config_dir, tmp_path):
+    window = build_main_window(config_dir)
+    window.persist_settings = False
+    qtbot.addWidget(window)
+    window.ctx.state.set_value("training.training.output_dir", str(tmp_path / "none"))
+    window.ctx.state.save()
+    page = window.ctx.page("runs")
+    page.refresh()
+    assert page.views.currentWidget() is page.empty
+    assert "Start training" in page.empty.text.text()
+    assert page.empty.first.train_button.text().startswith("Train the starter model")
+    make_run(tmp_path / "none", "20260101-100000-a", status="done", losses=[2.0, 1.0])
+    page.refresh()
+    assert page.views.currentWidget() is not page.empty and page.table.rowCount() == 1

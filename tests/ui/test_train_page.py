@@ -115,8 +115,8 @@ def test_start_trains_to_done_with_live_curves_and_a_complete_run_folder(qtbot, 
     with qtbot.waitSignal(window.ctx.chat_with_adapter_requested) as asked:
         click(qtbot, page.progress.chat_button)
     assert asked.args == [result.adapter] and window.current_page() == "chat"
-    assert window.ctx.state.value("inference.chat.adapter_path") == result.adapter
-    window.ctx.state.revert()   # unsaved, so the window would ask before closing
+    assert window.ctx.page("chat").pickers.adapter_path() == result.adapter
+    assert not window.ctx.state.is_dirty()   # the adapter choice is not a config edit
 
 
 def test_stop_resume_restart_reattach_and_kill(qtbot, train_setup, config_dir):

@@ -33,9 +33,14 @@ class Message:
 
 @dataclass
 class Conversation:
-    """One chat. ``id`` doubles as the file name, so saving twice overwrites, never duplicates."""
+    """One chat. ``id`` doubles as the file name, so saving twice overwrites, never duplicates.
+
+    An A/B comparison is one conversation too: ``messages`` are the adapter's side (B) and
+    ``base_messages`` the base model's answers to the same questions (A); a plain chat has
+    no ``base_messages``. :func:`join_ab` / :func:`split_ab` convert between the two forms."""
 
     messages: list[Message] = field(default_factory=list)
+    base_messages: list[Message] = field(default_factory=list)
     title: str = ""
     system_prompt: str = ""
     model: str = ""
@@ -53,6 +58,10 @@ class Conversation:
         self.updated = _now()
         return message
 
+    @property
+    def is_ab(self) -> bool:
+        return bool(self.base_messages)
+
     def turns(self) -> list[dict[str, str]]:
         """The messages as chat-template dicts (``role``/``content``), system prompt excluded."""
         return [{"role": m.role, "content": m.content} for m in self.messages if m.role != "system"]
@@ -66,13 +75,15 @@ class Conversation:
     def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> Conversation:
         try:
             messages = [Message(m["role"], m["content"], m.get("stats")) for m in data["messages"]]
+            base = [Message(m["role"], m["content"], m.get("stats"))
+                    for m in data.get("base_messages") or []]
         except (KeyError, TypeError) as exc:
             raise ConversationFileError(
                 f"{source}: not a saved conversation (each message needs 'role' and 'content'; "
                 f"problem: {exc!r}); delete or fix the file") from exc
         keep = {k: str(data[k]) for k in ("title", "system_prompt", "model", "adapter", "id",
                                           "created", "updated") if data.get(k) is not None}
-        return cls(messages=messages, **keep)
+        return cls(messages=messages, base_messages=base, **keep)
 
     def to_markdown(self) -> str:
         """A readable transcript: title, settings, then each turn under its speaker."""
@@ -87,6 +98,26 @@ class Conversation:
             if message.stats and message.stats.get("summary"):
                 lines += ["", f"*{message.stats['summary']}*"]
         return "\n".join(lines).rstrip() + "\n"
+
+
+def join_ab(base: Conversation, tuned: Conversation) -> Conversation:
+    """An A/B session (A: base model, B: adapter) as the one conversation that is saved; it
+    keeps B's id, so saving after every answer overwrites the same file."""
+    return Conversation(messages=list(tuned.messages), base_messages=list(base.messages),
+                        title=tuned.title or base.title, system_prompt=tuned.system_prompt,
+                        model=tuned.model or base.model, adapter=tuned.adapter, id=tuned.id,
+                        created=tuned.created, updated=tuned.updated)
+
+
+def split_ab(conversation: Conversation) -> dict[str, Conversation]:
+    """A saved A/B conversation back as its two sides, ``{"A": base, "B": adapter}``."""
+    common = {"title": conversation.title, "system_prompt": conversation.system_prompt,
+              "model": conversation.model, "created": conversation.created,
+              "updated": conversation.updated}
+    return {"A": Conversation(messages=list(conversation.base_messages), id=f"{conversation.id}-A",
+                              **common),
+            "B": Conversation(messages=list(conversation.messages), adapter=conversation.adapter,
+                              id=conversation.id, **common)}
 
 
 def make_title(text: str, limit: int = 60) -> str:
@@ -134,6 +165,7 @@ class SavedConversation:
     title: str
     updated: str
     turns: int
+    ab: bool = False  # an A/B comparison (base model beside an adapter)
 
 
 def list_conversations(folder: Path) -> list[SavedConversation]:
@@ -146,7 +178,8 @@ def list_conversations(folder: Path) -> list[SavedConversation]:
             data = json.loads(path.read_text(encoding="utf-8"))
             found.append(SavedConversation(path, str(data.get("title") or path.stem),
                                            str(data.get("updated", "")),
-                                           len(data.get("messages", []))))
+                                           len(data.get("messages", [])),
+                                           bool(data.get("base_messages"))))
         except (OSError, ValueError, AttributeError):
             continue
     return sorted(found, key=lambda s: (s.updated, s.path.name), reverse=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from llamahome_gui.core.chat.conversation import Conversation
+from llamahome_gui.core.chat.conversation import Conversation, join_ab, split_ab
 from llamahome_gui.core.chat.engine import ChatEngine, LoadInfo
 from llamahome_gui.core.chat.settings import GenerationSettings
 from llamahome_gui.core.chat.setup import ChatSetup
@@ -198,10 +198,21 @@ class ChatSession:
             self.ab_conversations = {"A": Conversation(), "B": Conversation()} if on else {}
 
     def open(self, conversation: Conversation) -> None:
-        """Continue a saved conversation (A/B ends)."""
+        """Continue a saved conversation; a saved A/B comparison reopens as A/B."""
         with self._lock:
-            self.ab_conversations = {}
-            self.conversation = conversation
+            if conversation.is_ab:
+                self.ab_conversations = split_ab(conversation)
+                self.conversation = Conversation()
+            else:
+                self.ab_conversations = {}
+                self.conversation = conversation
+
+    def saved_form(self) -> Conversation:
+        """What to save: the chat, or both A/B sides joined into one conversation."""
+        with self._lock:
+            if self.ab_mode:
+                return join_ab(self.ab_conversations["A"], self.ab_conversations["B"])
+            return self.conversation
 
     def add_question(self, text: str) -> None:
         with self._lock:

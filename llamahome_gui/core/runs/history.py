@@ -3,12 +3,15 @@ internals. Everything here reads files only, so it is cheap and safe while a run
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from llamahome_gui.core.runs.events import (
     EVENTS_FILE,
     TERMINAL,
+    Evaluated,
     Event,
     RunFailed,
     RunFinished,
@@ -25,6 +28,7 @@ from llamahome_gui.core.runs.folders import (
 )
 from llamahome_gui.core.runs.liveness import is_alive
 from llamahome_gui.core.runs.lock import lock_holder
+from llamahome_gui.core.runs.meta import default_name, read_meta
 
 # A checkpoint folder is complete once this file exists (it is written last).
 CHECKPOINT_STATE = "trainer_state.json"
@@ -37,7 +41,9 @@ class RunInfo:
 
     ``status``: ``running`` (trainer alive), ``done``, ``stopped`` (interrupted; resumable from
     ``checkpoint``), ``failed`` (an error event, or the process died without a last word), or
-    ``created`` (snapshot written, trainer not started yet).
+    ``created`` (snapshot written, trainer not started yet). ``name`` is the folder's name;
+    ``title`` / ``note`` what the user called it (``meta.json``); ``duration_s`` the time
+    spent training, every segment of a resumed run added up (pauses left out).
     """
 
     path: Path
@@ -55,6 +61,17 @@ class RunInfo:
     checkpoint: Path | None = None
     adapter: Path | None = None
     last_event: Event | None = None
+    title: str = ""
+    note: str = ""
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+    lora_rank: int | None = None
+    segments: int = 0
+
+    @property
+    def label(self) -> str:
+        """What to call the run: the user's name for it, else the folder's without its stamp."""
+        return self.title or default_name(self.name)
 
 
 def checkpoint_step(folder: Path) -> int | None:
@@ -92,6 +109,7 @@ def run_info(run_dir: Path | str) -> RunInfo:
     for ev in events:
         if isinstance(ev, RunStarted):
             lifecycle = ev
+            info.segments += 1
             info.started = info.started if info.started is not None else ev.time
             info.pid = ev.pid
             info.model = str(ev.config.get("model", info.model))
@@ -103,11 +121,12 @@ def run_info(run_dir: Path | str) -> RunInfo:
             info.steps = ev.step
             info.max_steps = ev.max_steps or info.max_steps
             info.final_loss = ev.loss if ev.loss is not None else info.final_loss
+        elif isinstance(ev, Evaluated):
+            info.eval_loss = ev.eval_loss if ev.eval_loss is not None else info.eval_loss
         elif isinstance(ev, TERMINAL):
             lifecycle = ev
             if isinstance(ev, RunFinished):
                 info.final_loss = ev.final_loss if ev.final_loss is not None else info.final_loss
-                info.duration_s = ev.duration_s
                 info.adapter = Path(ev.adapter) if ev.adapter else None
             elif isinstance(ev, RunFailed):
                 info.error = ev.message
@@ -128,13 +147,46 @@ def run_info(run_dir: Path | str) -> RunInfo:
             info.error = "the trainer process ended without a final event (killed or crashed)"
     else:
         info.status = {RunFinished: "done", RunStopped: "stopped", RunFailed: "failed"}[type(lifecycle)]
-    last_time = events[-1].time if events else None
-    if info.started is not None and info.duration_s is None and last_time is not None:
-        info.duration_s = float(last_time) - float(info.started)
+    info.duration_s = training_time(events)
+    meta = read_meta(folder)
+    info.title, info.note = meta.name, meta.note
+    info.learning_rate, info.lora_rank = _snapshot_settings(folder)
     info.checkpoint = latest_checkpoint(folder)
     if info.adapter is None and (folder / ADAPTER_DIR / "adapter_config.json").is_file():
         info.adapter = folder / ADAPTER_DIR
     return info
+
+
+def training_time(events: list[Event]) -> float | None:
+    """Seconds spent training: each segment (a start up to the last event before the next
+    start) added up, so a run stopped overnight and resumed counts its work, not the night.
+    A finished segment's own ``duration_s`` (measured by the trainer) wins over event times."""
+    total, start, last, seen = 0.0, None, None, False
+    for ev in [*events, None]:
+        if ev is None or isinstance(ev, RunStarted):
+            if start is not None and last is not None:
+                total += max(0.0, last - start)
+                seen = True
+            start = ev.time if ev is not None else None
+            last = start
+        elif ev.time is not None and start is not None:
+            last = ev.time
+            if isinstance(ev, RunFinished) and ev.duration_s is not None:
+                last = start + ev.duration_s
+    return total if seen else None
+
+
+def _snapshot_settings(folder: Path) -> tuple[float | None, int | None]:
+    """Learning rate and LoRA rank from ``run.toml`` (stdlib parser: cheap for every row)."""
+    try:
+        with open(folder / RUN_CONFIG, "rb") as fh:
+            training: Any = tomllib.load(fh).get("training", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None, None
+    lr = training.get("training", {}).get("learning_rate")
+    rank = training.get("lora", {}).get("r")
+    return (float(lr) if isinstance(lr, int | float) else None,
+            int(rank) if isinstance(rank, int) else None)
 
 
 def is_run_dir(folder: Path) -> bool:

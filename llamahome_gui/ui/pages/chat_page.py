@@ -1,6 +1,7 @@
 """Chat page: talk to the model or to a trained adapter, answers streaming in token by token.
 
-Top: model and adapter pickers (bound to ``model.model.path`` / ``inference.chat.adapter_path``),
+Top: model and adapter pickers (``model.model.path``; the adapter is session state, see
+``chat_pickers``),
 A/B compare, Load. Left: saved conversations. Middle: the conversation, the message box,
 Send / Stop / Regenerate and a status line (time to first token, tokens/s, context used).
 Right: the system prompt and generation settings, generated from the schema. The chat session
@@ -60,6 +61,9 @@ class ChatPage(QWidget):
         self.worker = ChatWorker(self)
         self.session = self.worker.session  # what the page draws; changed through the worker
         self._saved_path: Path | None = None
+        self._path_before_ab: Path | None = None  # the plain chat to go back to after A/B
+        self._settings_before_ab = True
+        self._ab_layout = False
         self._build()
         self._connect()
         self._apply_colors()
@@ -220,12 +224,18 @@ class ChatPage(QWidget):
         except ConversationFileError as exc:
             self.panel.transcript.add_notice(str(exc), "error")
             return
-        self.ab_check.blockSignals(True)
-        self.ab_check.setChecked(False)
-        self.ab_check.blockSignals(False)
+        if conversation.is_ab and conversation.adapter and \
+                Path(conversation.adapter).is_dir():  # B answers with the adapter it used
+            self.pickers.set_adapter(conversation.adapter)
         self.session.open(conversation)
-        self.panel.show_ab_mode(False)
-        self.panel.show_conversation(conversation)
+        self._show_ab_layout(self.session.ab_mode)
+        if self.session.ab_mode:  # a saved A/B comparison reopens as A/B
+            self.panel.show_ab_mode(True, self.pickers.adapter_label(conversation.adapter))
+            for side, conv in self.session.conversations().items():
+                self.panel.show_conversation(conv, side)
+        else:
+            self.panel.show_ab_mode(False)
+            self.panel.show_conversation(conversation)
         self._saved_path = Path(path)
         self._refresh_history()
         self._update_buttons()
@@ -263,7 +273,7 @@ class ChatPage(QWidget):
             source=str(self.ctx.config.path("model")))
         if note:
             self.ctx.show_status(note, 15000)
-        return setup.with_overrides(trust_remote_code=allowed)
+        return setup.with_overrides(trust_remote_code=allowed, adapter_path=self.pickers.adapter_path())
 
     def _ask(self) -> None:
         try:
@@ -328,8 +338,8 @@ class ChatPage(QWidget):
         self._update_buttons()
 
     def _on_panel_answers_done(self) -> None:
-        if not self.session.ab_mode and self.conversation.messages:
-            self._save()
+        if any(c.messages for c in self.session.conversations().values()):
+            self._save()  # an A/B comparison too: it reopens as A/B
         self._update_buttons()
 
     # -- other slots ------------------------------------------------------------------------
@@ -359,7 +369,7 @@ class ChatPage(QWidget):
         if not path:
             self.ab_check.setChecked(False)
         elif self.session.ab_mode:
-            self.panel.header_b.setText(f"B · adapter {self.pickers.adapter_label(path)}")
+            self.panel.set_b_label(self.pickers.adapter_label(path))
         self.ctx.show_status(f"Adapter: {self.pickers.adapter_label(path) or 'none (base model)'}",
                              4000)
         self._update_buttons()
@@ -367,10 +377,35 @@ class ChatPage(QWidget):
     def _on_ab_check_toggled(self, on: bool) -> None:
         self.stop()
         self.session.set_ab_mode(on)
+        self._show_ab_layout(on)
         self.panel.show_ab_mode(on, self.pickers.adapter_label())
-        if not on and self._saved_path is not None:
-            self.open_conversation(self._saved_path)
+        if on:
+            self._path_before_ab, self._saved_path = self._saved_path, None
+        else:
+            back, self._path_before_ab, self._saved_path = self._path_before_ab, None, None
+            if back is not None and back.is_file():
+                self.open_conversation(back)
+        self._refresh_history()
         self._update_buttons()
+
+    def _show_ab_layout(self, on: bool) -> None:
+        """A/B needs the width: the settings pane folds away while it is on and comes back
+        as it was after; the check box follows a reopened comparison."""
+        self.ab_check.blockSignals(True)
+        self.ab_check.setChecked(on)
+        self.ab_check.blockSignals(False)
+        if on == self._ab_layout:
+            return
+        self._ab_layout = on
+        if on:
+            self._settings_before_ab = self.settings_toggle.isChecked()
+            self.settings_toggle.setChecked(False)
+        else:
+            self.settings_toggle.setChecked(self._settings_before_ab)
+        self.settings_toggle.setEnabled(not on)
+        self.settings_toggle.setToolTip("Hidden while A/B compares: the two answers need the "
+                                        "width" if on else "Show or hide the system prompt and "
+                                        "generation settings")
 
     def _on_history_export_requested(self) -> None:
         name = (self.conversation.title or "conversation").replace("/", "-")[:40]
@@ -391,7 +426,8 @@ class ChatPage(QWidget):
 
     def _save(self) -> None:
         try:
-            self._saved_path = save_conversation(self.conversation, self._history_folder())
+            self._saved_path = save_conversation(self.session.saved_form(),
+                                                 self._history_folder())
         except OSError as exc:
             self.ctx.show_status(f"Could not save the conversation: {exc}", 10000)
             return

@@ -186,6 +186,7 @@ class TrainPage(QWidget):
         self.worker.failed.connect(self._on_worker_failed)
         ctx.state.value_changed.connect(self._on_state_value_changed)
         ctx.resume_run_requested.connect(self.resume_run)
+        ctx.start_run_requested.connect(self._on_ctx_start_run_requested)
         self._update_buttons()
         app = QCoreApplication.instance()
         if app is not None:
@@ -206,12 +207,14 @@ class TrainPage(QWidget):
 
         return runs_root(self.ctx.state.value("training.training.output_dir"))
 
-    def run_plan(self) -> Any:
-        """Core's run plan for what the forms show now (saved or not): the run's snapshot."""
+    def run_plan(self, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+        """Core's run plan for what the forms show now (saved or not): the run's snapshot,
+        with ``overrides`` ("key=value", e.g. the welcome page's short run) laid over it."""
         from llamahome_gui.config.schema import COMPONENTS
         from llamahome_gui.core.runs.plan import plan_run
 
-        return plan_run(lambda name: COMPONENTS[name].model_validate(self.ctx.state.values(name)))
+        return plan_run(lambda name: COMPONENTS[name].model_validate(self.ctx.state.values(name)),
+                        overrides)
 
     def effective_configs(self) -> dict[str, Any]:
         return self.run_plan().configs
@@ -247,7 +250,8 @@ class TrainPage(QWidget):
             self._estimate_timer.start()
 
     # ------------------------------------------------------------------ actions
-    def start_run(self, *, confirm: bool = True) -> Path | None:
+    def start_run(self, *, confirm: bool = True,
+                  overrides: list[str] | tuple[str, ...] = ()) -> Path | None:
         """Snapshot the config into a new run folder and start the trainer on it."""
         if self.worker.is_active():
             return None
@@ -268,7 +272,7 @@ class TrainPage(QWidget):
             if answer != QMessageBox.StandardButton.Yes:
                 return None
             extra.append("--force")  # the user was warned; the trainer would refuse again
-        plan = self.run_plan()
+        plan = self.run_plan(overrides)
         try:
             run_dir = plan.create()
         except OSError as exc:
@@ -350,6 +354,9 @@ class TrainPage(QWidget):
                                           else Qt.ArrowType.RightArrow)
         self.settings_button.setText("Hide settings" if shown else "Settings")
         self.settings_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+
+    def _on_ctx_start_run_requested(self, overrides: list[str]) -> None:
+        self.start_run(overrides=overrides)
 
     def _on_start_clicked(self) -> None:
         self.start_run()

@@ -76,7 +76,8 @@ class ChatHistoryWidget(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for saved in list_conversations(folder):
-            item = QListWidgetItem(f"{saved.title}\n{_when(saved.updated)} · {saved.turns} messages")
+            kind = "A/B · " if saved.ab else ""
+            item = QListWidgetItem(f"{kind}{saved.title}\n{_when(saved.updated)} · {saved.turns} messages")
             item.setData(Qt.ItemDataRole.UserRole, str(saved.path))
             item.setToolTip(str(saved.path))
             self.list.addItem(item)

@@ -16,6 +16,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -27,6 +28,7 @@ from llamahome_gui.ui.widgets.chat_input import ChatInputWidget
 from llamahome_gui.ui.widgets.chat_transcript import ChatTranscriptWidget
 
 FLUSH_MS = 40  # streamed text is painted at most this often
+AB_MIN_COLUMN = 260  # px: below this an A/B answer reads one word per line
 WELCOME = ("<h2>Chat with your model</h2><p>It runs on this computer: nothing leaves it.</p>"
            "<p><b>Enter</b> sends · <b>Shift+Enter</b> starts a new line · <b>Esc</b> stops "
            "an answer</p>")
@@ -57,6 +59,7 @@ class ChatConversationPanel(QWidget):
         for header, view in ((self.header_a, self.transcript), (self.header_b, self.transcript_b)):
             header.setObjectName("chatSideHeader")
             header.setStyleSheet("font-weight: 600; padding: 6px 10px;")
+            header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             column = QWidget()
             box = QVBoxLayout(column)
             box.setContentsMargins(0, 0, 0, 0)
@@ -64,6 +67,9 @@ class ChatConversationPanel(QWidget):
             box.addWidget(header)
             box.addWidget(view, 1)
             self.columns.addWidget(column)
+        self.columns.setChildrenCollapsible(False)
+        for index in (0, 1):
+            self.columns.setStretchFactor(index, 1)  # equal shares when the window resizes
         self.columns.widget(1).hide()
         self.header_a.hide()
 
@@ -123,25 +129,49 @@ class ChatConversationPanel(QWidget):
     def show_ab_mode(self, on: bool, adapter_label: str = "") -> None:
         """Two empty columns (on), or one empty chat (off)."""
         self.forget_answers()
-        self.header_b.setText(f"B · adapter {adapter_label}")
+        self.set_b_label(adapter_label)
         self.columns.widget(1).setVisible(on)
         self.header_a.setVisible(on)
+        for index in (0, 1):
+            self.columns.widget(index).setMinimumWidth(AB_MIN_COLUMN if on else 0)
+        if on:
+            self.equalize_columns()
         self.transcript.set_welcome("" if on else WELCOME)
         self.transcript.clear()
         self.transcript_b.clear()
 
-    def show_conversation(self, conversation: Conversation) -> None:
-        """A saved conversation, as it was (answers with their figures)."""
-        self.forget_answers()
-        self.transcript.clear()
+    def set_b_label(self, adapter_label: str) -> None:
+        """Column B's title; a long run name is shortened in the middle (whole in the tooltip)."""
+        shown = adapter_label if len(adapter_label) <= 34 else \
+            f"{adapter_label[:16]}…{adapter_label[-16:]}"
+        self.header_b.setText(f"B · adapter {shown}")
+        self.header_b.setToolTip(adapter_label)
+
+    def equalize_columns(self) -> None:
+        """A and B get the same width (the splitter keeps the shares as the window resizes)."""
+        total = max(self.columns.width(), 2 * AB_MIN_COLUMN)
+        self.columns.setSizes([total // 2, total - total // 2])
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self.ab_mode:
+            self.equalize_columns()
+
+    def show_conversation(self, conversation: Conversation, side: str = "") -> None:
+        """A saved conversation (or one side of an A/B one), as it was: answers with their
+        figures."""
+        if side != "B":
+            self.forget_answers()
+        view = self.view(side)
+        view.clear()
         for message in conversation.messages:
             if message.role == "user":
-                self.transcript.add_message("user", "You", message.content)
+                view.add_message("user", "You", message.content)
             elif message.role == "assistant":
                 stats = message.stats or {}
-                bubble = self.transcript.add_message(
-                    "assistant", self._title_for("", stats.get("adapter", conversation.adapter)),
-                    message.content)
+                adapter = "" if side == "A" else stats.get("adapter", conversation.adapter)
+                bubble = view.add_message("assistant", self._title_for(side, adapter),
+                                          message.content)
                 bubble.set_footer(stats.get("summary", ""))
 
     def show_question(self, text: str) -> None:

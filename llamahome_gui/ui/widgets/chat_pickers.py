@@ -1,9 +1,12 @@
-"""Model and adapter pickers of the Chat page, bound to the shared config state.
+"""Model and adapter pickers of the Chat page.
 
-The model combo is ``model.model.path`` (empty = the starter model), the adapter combo is
-``inference.chat.adapter_path`` (empty = the base model): the Configs page shows the same
-values, and saving the configs keeps the choice for next time. Adapters are listed from
-the run folders (``training.training.output_dir``) and from folders the user browsed to.
+The model combo is ``model.model.path`` in the shared config state (empty = the starter
+model; the Configs and Train pages show the same value). The adapter is session state, not
+a config edit: picking one never makes the config "unsaved". It is remembered between
+launches in the window's settings (``chat/adapter``); without a remembered choice the
+config's ``inference.chat.adapter_path`` (the CLI's default too) is where it starts, and an
+edit of that key on the Configs page is taken over. Adapters are listed from the run
+folders (``training.training.output_dir``) and from folders the user browsed to.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from llamahome_gui import paths
 MODEL_KEY = "model.model.path"
 ADAPTER_KEY = "inference.chat.adapter_path"
 RUNS_KEY = "training.training.output_dir"
+ADAPTER_SETTING = "chat/adapter"
 
 
 class _RefreshingComboBox(QComboBox):
@@ -38,6 +42,7 @@ class ChatPickersWidget(QWidget):
     def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
+        self._adapter = self._remembered_adapter()
         self.model_combo = _RefreshingComboBox()
         self.model_combo.setObjectName("chat.model")
         self.model_combo.setMinimumContentsLength(18)
@@ -82,7 +87,8 @@ class ChatPickersWidget(QWidget):
         return str(self.ctx.state.value(MODEL_KEY) or "")
 
     def adapter_path(self) -> str:
-        return str(self.ctx.state.value(ADAPTER_KEY) or "")
+        """The adapter chosen for this chat ("" = the base model)."""
+        return self._adapter
 
     def adapter_label(self, path: str | None = None) -> str:
         """A short name for the adapter: its run folder's name, else its own."""
@@ -92,7 +98,22 @@ class ChatPickersWidget(QWidget):
         return folder.parent.name if folder.name == "adapter" else folder.name
 
     def set_adapter(self, path: str) -> None:
-        self._set(ADAPTER_KEY, path)
+        """Choose the adapter (session state, remembered for the next launch)."""
+        path = str(path or "")
+        if path == self._adapter:
+            return
+        self._adapter = path
+        self.ctx.settings.setValue(ADAPTER_SETTING, path)
+        self.reload_adapters()
+        self.adapter_changed.emit(path)
+
+    def _remembered_adapter(self) -> str:
+        settings = self.ctx.settings
+        if settings.contains(ADAPTER_SETTING):
+            path = str(settings.value(ADAPTER_SETTING) or "")
+        else:
+            path = str(self.ctx.state.value(ADAPTER_KEY) or "")
+        return path if not path or Path(path).expanduser().is_dir() else ""
 
     def set_model(self, path: str) -> None:
         self._set(MODEL_KEY, path)
@@ -146,9 +167,7 @@ class ChatPickersWidget(QWidget):
             self._set(MODEL_KEY, path)
 
     def _on_adapter_combo_changed(self, _index: int) -> None:
-        path = self.adapter_combo.currentData() or ""
-        if path != self.adapter_path():
-            self._set(ADAPTER_KEY, path)
+        self.set_adapter(self.adapter_combo.currentData() or "")
 
     def _on_model_browse_clicked(self) -> None:
         start = self.model_path() or str(paths.models_dir())
@@ -160,15 +179,14 @@ class ChatPickersWidget(QWidget):
         start = self.adapter_path() or str(paths.runs_dir())
         folder = QFileDialog.getExistingDirectory(self, "Choose a LoRA adapter folder", start)
         if folder:
-            self._set(ADAPTER_KEY, folder)
+            self.set_adapter(folder)
 
     def _on_state_value_changed(self, key_path: str, value: object) -> None:
         if key_path == MODEL_KEY:
             self.reload_models()
             self.model_changed.emit(str(value or ""))
-        elif key_path == ADAPTER_KEY:
-            self.reload_adapters()
-            self.adapter_changed.emit(str(value or ""))
+        elif key_path == ADAPTER_KEY:  # the config default was edited: take it over
+            self.set_adapter(str(value or ""))
         elif key_path == RUNS_KEY:
             self.reload_adapters()
 

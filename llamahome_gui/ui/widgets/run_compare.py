@@ -1,11 +1,19 @@
-"""RunDetailsPanel: one run's curves and config, or two runs overlaid with a config diff."""
+"""RunDetailsPanel: one run's curves and config, or two runs overlaid with a config diff.
+
+Two runs are drawn in distinct styles (A solid with round eval points, B dashed with square
+ones), so they stay apart in grey print and for colour-blind eyes; the legend is a line above
+the plots, never on top of the curves.
+"""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
+import pyqtgraph as pg
 import tomlkit
+from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFontDatabase
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -81,6 +89,9 @@ class RunDetailsPanel(QWidget):
         self.summary = QLabel("Select a run to see its curves; select two to compare them.")
         self.summary.setObjectName("runs.summary")
         self.summary.setWordWrap(True)
+        self.legend = QLabel()
+        self.legend.setObjectName("runs.legend")
+        self.legend.setWordWrap(True)
         self.config_text = QPlainTextEdit()
         self.config_text.setObjectName("runs.config")
         self.config_text.setReadOnly(True)
@@ -102,21 +113,34 @@ class RunDetailsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
+        layout.addWidget(self.legend)
+        self.plot.setMinimumHeight(220)  # loss and LR stay readable in a small window
+        self.tabs.setMinimumHeight(90)
         layout.addWidget(self.plot, 3)
-        layout.addWidget(self.tabs, 2)
+        layout.addWidget(self.tabs, 1)
         self.runs: list[Path] = []
 
-    def show_runs(self, runs: list[Path]) -> None:
+    def show_runs(self, runs: list[Path], labels: list[str] | None = None) -> None:
+        """Draw one run, or the first two overlaid as A and B (``labels``: their names)."""
         self.runs = list(runs)
         self.plot.clear()
+        legend = getattr(self.plot, "loss_legend", None)
+        if legend is not None:
+            legend.setVisible(False)  # the legend line above the plots says it instead
+        self.legend.setVisible(bool(runs))
         if not runs:
             self.config_text.clear()
             self.log_text.clear()
             self.diff_table.setRowCount(0)
             self.summary.setText("Select a run to see its curves; select two to compare them.")
             return
+        names = list(labels or [r.name for r in runs])
+        self._names = names
         for index, run in enumerate(runs[:2]):
             load_curves(self.plot, run, "AB"[index] if len(runs) > 1 else "run")
+        if len(runs) > 1:
+            restyle_b(self.plot.track("B"))
+        self.legend.setText(legend_html(self.plot, names[:2], len(runs) > 1))
         self.plot.flush()
         if len(runs) == 1:
             self._show_one(runs[0])
@@ -140,7 +164,8 @@ class RunDetailsPanel(QWidget):
         diff = config_diff(a, b)
         self.config_stack.setCurrentWidget(self.diff_table)
         self.tabs.setTabText(0, f"Config differences ({len(diff)})")
-        self.diff_table.setHorizontalHeaderLabels(["Setting", f"A: {a.name}", f"B: {b.name}"])
+        names = getattr(self, "_names", [a.name, b.name])
+        self.diff_table.setHorizontalHeaderLabels(["Setting", f"A: {names[0]}", f"B: {names[1]}"])
         self.diff_table.setRowCount(len(diff))
         for row, (key, va, vb) in enumerate(diff):
             for col, value in enumerate((key, _show(va), _show(vb))):
@@ -149,6 +174,37 @@ class RunDetailsPanel(QWidget):
         if not diff:
             self.diff_table.setRowCount(1)
             self.diff_table.setItem(0, 0, QTableWidgetItem("The two runs used the same settings."))
+
+
+def restyle_b(track: Any) -> None:
+    """Run B in dashes, its eval points as squares (A keeps the plot's solid lines, dots)."""
+    colour = track.colour
+    curves = track.curves
+    dash = Qt.PenStyle.DashLine
+    if "smooth" in curves:
+        curves["smooth"].setPen(pg.mkPen(colour, width=2.5, style=dash))
+    if "lr" in curves:
+        curves["lr"].setPen(pg.mkPen(colour, width=2, style=dash))
+    if "eval" in curves:
+        curves["eval"].setPen(pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DotLine))
+        curves["eval"].setSymbol("s")
+
+
+def legend_html(plot: Any, names: list[str], compare: bool) -> str:
+    """One line naming each run's colour and line style, and what each curve is."""
+    if not compare:
+        colour = plot.track("run").colour
+        return (f"<span style='color:{colour}'>━━</span> train loss, smoothed "
+                f"(faint: each step) &nbsp; <span style='color:{colour}'>●</span> eval loss"
+                " &nbsp;·&nbsp; by optimizer step")
+    parts = []
+    for side, mark, line in (("A", "●", "━━"), ("B", "■", "┄┄")):
+        colour = plot.track(side).colour
+        name = html.escape(names["AB".index(side)] if len(names) > 1 else side)
+        parts.append(f"<span style='color:{colour}; font-weight:600'>{line} {side}</span> "
+                     f"{name} <span style='color:{colour}'>{mark}</span>")
+    return (" &nbsp;&nbsp; ".join(parts) + " &nbsp;·&nbsp; thick: smoothed train loss, "
+            "faint: each step, marks: eval loss")
 
 
 def _show(value: Any) -> str:
