@@ -209,7 +209,8 @@ def _screenshot(app: QApplication, window, target: Path,
     window.setAttribute(Qt.WidgetAttribute.WA_QuitOnClose, False)  # leave the app running
     width, height = size
     screen = app.primaryScreen()
-    if screen is not None and screen.availableGeometry().width() > 0:  # a small screen: all of it
+    if screen is not None and screen.availableGeometry().width() > 0 \
+            and app.platformName() != "offscreen":  # a small real screen: all of it
         area = screen.availableGeometry()
         width, height = min(width, area.width()), min(height, area.height())
     window.setMinimumSize(min(window.minimumWidth(), width), min(window.minimumHeight(), height))

@@ -43,7 +43,8 @@ def minimum_size(wanted: tuple[int, int] = (960, 600)) -> tuple[int, int]:
     area (at 2x scale a 1600x1000 screen is 800x500 logical pixels: a larger minimum would
     push the bottom of the window, Start included, off the screen)."""
     screen = QApplication.primaryScreen()
-    if screen is None or screen.availableGeometry().width() <= 0:
+    if screen is None or screen.availableGeometry().width() <= 0 or \
+            QApplication.platformName() == "offscreen":  # no real screen to fit (tests, shots)
         return wanted
     area = screen.availableGeometry()
     return min(wanted[0], area.width()), min(wanted[1], area.height())

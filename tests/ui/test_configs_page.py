@@ -210,7 +210,8 @@ def test_search_filters_fields_across_components(qtbot, window):
     rows = page.forms["training"].rows
     assert not rows["training.lora.r"].isHidden()
     assert rows["training.lora.bias"].isHidden()
-    assert page.tabs.tabText(1).endswith("(1)")
+    shown = [k for k, r in rows.items() if not r.isHidden()]
+    assert page.tabs.tabText(1).endswith(f"({len(shown)})")  # the tab counts what it shows
     page.search.setText("padding")                  # a word of a description only
     assert [k for k, r in rows.items() if not r.isHidden()] == ["training.training.packing"]
     page.search.setText("threshold")
@@ -278,7 +279,8 @@ def test_broken_files_are_shown_not_hidden_and_reload_when_fixed(qtbot, config_d
     page = win.ctx.page("configs")
     banner = page.forms["training"].form_error
     assert not banner.isHidden() and "training_config.toml" in banner.text()
-    assert ":63" in banner.text()                                   # the line of the error
+    broken_line = good[:good.index("r = 16")].count("\n") + 1
+    assert f":{broken_line}" in banner.text()                        # the line of the error
     assert win.findChild(QSpinBox, "training.lora.r").isReadOnly()
     fraction = page.forms["resource"].rows["resource.gpu.memory_fraction"]
     assert "must be <= 1.0" in fraction.error_label.text() and "1.5" in fraction.error_label.text()

@@ -194,7 +194,8 @@ def test_subset_by_keys_and_sections(qtbot, config_dir):
     lora = build_form(state, "training", sections=["lora"])
     qtbot.addWidget(lora)
     assert set(lora.rows) == {f"training.lora.{k}" for k in
-                              ("r", "lora_alpha", "lora_dropout", "target_modules", "bias")}
+                              ("r", "lora_alpha", "lora_dropout", "target_modules", "bias",
+                               "use_dora", "use_rslora")}
 
 
 def test_real_schema_limits_choices_and_tooltips(qtbot, config_dir):

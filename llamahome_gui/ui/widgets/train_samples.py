@@ -78,6 +78,7 @@ class RewardPlotWidget(QWidget):
                                        name="reward accuracy")
         self.label = QLabel("DPO reward curves appear once a preference run logs a step.")
         self.label.setObjectName("train.rewards.latest")
+        self.label.setWordWrap(True)  # a long line must not widen the Train page
         self.label.setProperty("muted", True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -16,7 +16,7 @@ from PyQt6.QtWidgets import QCheckBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 from llamahome_gui.core.train.lora import ALL_LINEAR
 
 KEY = "training.lora.target_modules"
-COLUMNS = 4
+COLUMNS = 3
 
 
 def layer_names(model_dir: Path | None) -> list[str]:
