@@ -86,3 +86,33 @@ def tiny_ggufs(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("gguf")
     return {arch: write_tiny_gguf(folder / f"tiny-{arch}.gguf", arch, seed=i)
             for i, arch in enumerate(("llama", "qwen2"))}
+
+
+# ------------------------------------------------------------------ leaving the test process
+# After the last test, threads the tests left behind (a chat session's owner thread, the
+# server's generation loop, the monitor's sampler: all daemon threads, some of them inside
+# torch) can still be running while the interpreter tears itself down, and that teardown has
+# ended the whole process with SIGSEGV after every test had passed (CI exit code 139). The
+# session's result is final once pytest has printed it, so the process leaves with that code
+# without running the interpreter's teardown.
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    import sys
+    import threading
+
+    if not _EXIT_STATUS or os.environ.get("LLAMAHOME_TEST_NORMAL_EXIT") == "1":
+        return
+    alive = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    if alive:
+        print(f"\n(leaving with {len(alive)} background thread(s) still alive: "
+              f"{', '.join(sorted(set(alive))[:8])})", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_EXIT_STATUS[0])
