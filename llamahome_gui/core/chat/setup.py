@@ -108,8 +108,10 @@ def find_adapters(output_dir: str | Path | None = "") -> list[AdapterChoice]:
 def run_model_path(adapter: str | Path) -> str | None:
     """The model a run trained its adapter on (``model.model.path`` in the run's config
     snapshot), or None when the adapter is not in a run folder or the snapshot is unreadable."""
+    from llamahome_gui.core.runs import RUN_CONFIG
+
     run_dir = Path(adapter).parent
-    if not (run_dir / "run.toml").is_file():
+    if not (run_dir / RUN_CONFIG).is_file():
         return None
     try:
         from llamahome_gui.core.runs import read_run_config

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from llamahome_gui import paths
+from llamahome_gui.core.runs.folders import RUN_CONFIG
 
 STATE_FILE = "models.json"
 
@@ -74,7 +75,7 @@ def _runs(runs_roots: list[Path] | None) -> list[Path]:
     found = []
     for root in roots:
         if Path(root).is_dir():
-            found.extend(p for p in Path(root).iterdir() if (p / "run.toml").is_file())
+            found.extend(p for p in Path(root).iterdir() if (p / RUN_CONFIG).is_file())
     return found
 
 
@@ -84,7 +85,7 @@ def runs_last_used(runs_roots: list[Path] | None = None) -> dict[str, float]:
     for run in _runs(runs_roots):
         model = _run_model(run, paths.models_dir())
         if model is not None:
-            when = (run / "run.toml").stat().st_mtime
+            when = (run / RUN_CONFIG).stat().st_mtime
             used[path_key(model)] = max(when, used.get(path_key(model), 0.0))
     return used
 
