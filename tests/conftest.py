@@ -28,9 +28,13 @@ def isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("LLAMAHOME_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdg-config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-data"))
+    # GGUF copies for the llama.cpp chat engine are shared by the tests (keyed by the source
+    # files' paths, sizes and times, so a changed model is converted again).
+    monkeypatch.setenv("LLAMAHOME_CACHE_HOME", str(MODEL_CACHE / "user-cache"))
     for name in list(os.environ):
         if name.startswith("LLAMAHOME_") and name not in (
-                "LLAMAHOME_CONFIG_HOME", "LLAMAHOME_DATA_HOME", "LLAMAHOME_TEST_CACHE"):
+                "LLAMAHOME_CONFIG_HOME", "LLAMAHOME_DATA_HOME", "LLAMAHOME_TEST_CACHE",
+                "LLAMAHOME_CACHE_HOME"):
             monkeypatch.delenv(name)
     return home
 

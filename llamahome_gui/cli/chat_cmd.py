@@ -62,7 +62,8 @@ def run_chat(args: argparse.Namespace) -> int:
     if info is None or printer.failed:
         return USER_ERROR
     who = info.model_name + (f" + adapter {session.adapter}" if session.adapter else "")
-    _err(f"Chatting with {who} on {info.device} ({info.dtype}); context {info.context_limit} tokens.")
+    _err(f"Chatting with {who} on {info.device} ({info.decode or info.dtype}); context "
+         f"{info.context_limit} tokens.")
     if args.prompt is not None:
         answered = _answer(session, setup, args.prompt, printer)
         return 0 if answered else USER_ERROR

@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Sizes of the converted models and the training runs; "
                             "--clear deletes one of them (asks first; running runs and models "
                             "they use are kept).")
-    cache.add_argument("--clear", choices=["models", "runs"])
+    cache.add_argument("--clear", choices=["models", "runs", "chat-gguf"])
     cache.add_argument("--yes", "-y", action="store_true", help="do not ask")
     _common(cache)
     cache.set_defaults(func=run_cache)

@@ -21,7 +21,8 @@ from llamahome_gui.config.introspect import adapter, leaves, parse_env, suggest
 PREFIX = "LLAMAHOME_"
 EXPLICIT_PREFIX = "LLAMAHOME__"
 # The app's own variables (paths.py, tests): never config overrides.
-RESERVED = frozenset({"LLAMAHOME_CONFIG_HOME", "LLAMAHOME_DATA_HOME", "LLAMAHOME_TEST_CACHE"})
+RESERVED = frozenset({"LLAMAHOME_CONFIG_HOME", "LLAMAHOME_DATA_HOME", "LLAMAHOME_CACHE_HOME",
+                      "LLAMAHOME_TEST_CACHE"})
 _NOT_OVERRIDABLE = frozenset({"schema_version"})
 
 

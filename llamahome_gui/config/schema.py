@@ -263,10 +263,15 @@ class ChatSection(Section):
     adapter_path: str = path_field("", "LoRA adapter folder to chat with; empty = the base model.", "dir")
     history_dir: str = path_field("", "Where conversations are saved; empty = the user data folder.",
                                   "dir")
+    decode_engine: Literal["auto", "torch", "llama.cpp"] = Field(
+        "auto", description="What computes chat answers on a CPU: llama.cpp (a GGUF copy of the "
+        "model, made once; needs the optional llama-cpp-python), torch, or auto = llama.cpp where "
+        "it is installed and knows the model's architecture, else torch (and torch for float32).")
     decode_precision: Literal["auto", "float32", "float16", "int8"] = Field(
-        "auto", description="How chat holds the weights on a CPU: auto = float16 where the CPU has "
-        "fast kernels for it (answers match float32 on 99.8% of tokens), else float32; int8 is "
-        "about 2x faster again but changes about 1 token in 6.")
+        "auto", description="How chat holds the weights on a CPU. auto = float16 (answers match "
+        "float32 on 99.8% of tokens; torch: where the CPU has fp16 kernels, else float32). int8 = "
+        "llama.cpp's q8_0, 2.5-3x faster than float16, changes about 1 token in 30 (torch's int8: "
+        "1 in 6).")
 
 
 class ServingSection(Section):

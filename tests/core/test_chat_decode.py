@@ -53,7 +53,7 @@ def test_starter_fp32_answers_token_for_token_as_generate(starter_model_dir):
 @pytest.mark.parametrize("precision", ["float16", "int8"])
 def test_packed_weights_still_know_the_capital_of_france(starter_model_dir, precision):
     engine = ChatEngine()
-    engine.load(starter_model_dir, device="cpu", decode_precision=precision)
+    engine.load(starter_model_dir, device="cpu", decode_precision=precision, decode_engine="torch")
     assert engine.decode_path == f"llama/{precision}"
     text, _ = engine.chat(SYSTEM, [{"role": "user", "content": "What is the capital of France?"}],
                           GenerationSettings(temperature=0.0, max_new_tokens=24))

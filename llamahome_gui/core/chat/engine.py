@@ -24,7 +24,12 @@ from typing import Any
 
 from llamahome_gui.core.chat.decode import DecodeRequest, Stepper
 from llamahome_gui.core.chat.decode_llama import PRECISIONS
-from llamahome_gui.core.chat.decoders import DecoderSet, default_precision
+from llamahome_gui.core.chat.decoders import (
+    ENGINES,
+    DecoderSet,
+    default_precision,
+    llama_cpp_unusable,
+)
 from llamahome_gui.core.chat.prompt import PreparedPrompt, fit_to_context
 from llamahome_gui.core.chat.settings import GenerationSettings
 from llamahome_gui.core.chat.streaming import ChatStream, GenerationStats, eos_ids
@@ -72,10 +77,17 @@ class ABResult:
     adapter_stats: GenerationStats
 
 
-def process_rss() -> int:
+def process_rss(*others: int) -> int:
+    """Resident memory of this process plus the processes ``others`` (the llama.cpp decoder's)."""
     import psutil
 
-    return psutil.Process(os.getpid()).memory_info().rss
+    total = 0
+    for pid in (os.getpid(), *others):
+        try:
+            total += psutil.Process(pid).memory_info().rss
+        except psutil.Error:  # ended meanwhile
+            pass
+    return total
 
 
 def _release_freed_heap() -> None:
@@ -140,11 +152,14 @@ class ChatEngine:
     def load(self, model_dir: str | Path | None = None, *, device: str = "auto",
              dtype: str = "auto", adapter: str | Path | None = None,
              trust_remote_code: bool = False, max_sequence_length: int | None = None,
-             decode_precision: str = "auto", progress: Progress | None = None) -> LoadInfo:
+             decode_precision: str = "auto", decode_engine: str = "auto",
+             progress: Progress | None = None) -> LoadInfo:
         """Load the model folder (empty: the starter model) and optionally an adapter.
 
         ``decode_precision``: how the CPU decoder holds the weights (``core.chat.decode_llama``
-        PRECISIONS); "auto" picks :func:`default_precision`.
+        PRECISIONS); "auto" picks :func:`default_precision`. ``decode_engine``: "llama.cpp"
+        (a GGUF copy answered by llama.cpp, ``core.chat.decode_gguf``), "torch", or "auto" =
+        llama.cpp where it is installed and fits the model, else torch.
         """
         from transformers.utils import logging as hf_logging
 
@@ -161,6 +176,9 @@ class ChatEngine:
         if precision not in PRECISIONS:
             raise ChatEngineError(f"decode precision {decode_precision!r} is unknown; use auto or "
                                   f"one of {', '.join(PRECISIONS)} (inference.chat.decode_precision)")
+        if decode_engine not in ENGINES:
+            raise ChatEngineError(f"decode engine {decode_engine!r} is unknown; use one of "
+                                  f"{', '.join(ENGINES)} (inference.chat.decode_engine)")
         started = time.perf_counter()
         if self.loaded:
             self.unload()
@@ -179,9 +197,29 @@ class ChatEngine:
                               sum(p.numel() for p in model.parameters()), limit, 0.0)
         if str(torch_dtype) != "torch.float32":
             precision = "float32"  # packing starts from float32 weights; keep the model's own
-        self._decoders = DecoderSet(model, precision)
+        # float32 asked for = the exact answers (token for token as generate): torch's decoder
+        engine = "torch" if decode_engine == "auto" and decode_precision == "float32" else \
+            self._pick_engine(decode_engine, folder, device_name, self._info.dtype)
+        import torch
+
+        from llamahome_gui.core.chat.decode_gguf import GGUF_TYPES
+
+        self._decoders = DecoderSet(model, precision, engine=engine, model_dir=folder,
+                                    threads=torch.get_num_threads(), context=limit,
+                                    gguf_type=GGUF_TYPES[decode_precision])
         say("Preparing the decoder…")
-        self._decoders.start()  # packed now, not in the first answer
+        try:
+            self._decoders.start(say)  # converted / packed now, not in the first answer
+        except Exception as exc:
+            if engine != "llama.cpp" or decode_engine == "llama.cpp":
+                self.unload()
+                raise ChatEngineError(f"the {engine} decoder could not start: {exc}. Set "
+                                      "inference.chat.decode_engine = torch to chat without it"
+                                      ) from exc
+            say(f"warning: llama.cpp could not start ({exc}); answering with torch")
+            self._decoders = DecoderSet(model, precision)
+            self._decoders.fallback = f"llama.cpp could not start: {exc}"
+            self._decoders.start()
         if adapter:
             self.set_adapter(adapter, progress=say)
         self._info = LoadInfo(str(folder), self._active, device_name, self._info.dtype,
@@ -190,12 +228,22 @@ class ChatEngine:
         say(f"{folder.name} ready")
         return self._info
 
+    @staticmethod
+    def _pick_engine(asked: str, folder: Path, device: str, dtype: str) -> str:
+        if asked == "torch":
+            return "torch"
+        why = llama_cpp_unusable(folder, device, dtype)
+        if why and asked == "llama.cpp":
+            raise ChatEngineError(f"the llama.cpp decode engine cannot answer here: {why}. Set "
+                                  "inference.chat.decode_engine = auto or torch")
+        return "torch" if why else "llama.cpp"
+
     def unload(self) -> UnloadInfo:
         """Drop the model and every adapter; RSS before and after (and the GPU cache emptied)."""
         self.stop()
         if self._stream is not None:
             self._stream.wait_quietly()
-        before = process_rss()
+        before = process_rss(*(self._decoders.pids() if self._decoders is not None else ()))
         on_gpu = bool(self._info and self._info.device.startswith("cuda"))
         if self._decoders is not None:
             self._decoders.clear()
@@ -331,8 +379,9 @@ class ChatEngine:
 
     @property
     def decode_path(self) -> str:
-        """How answers are computed now: "llama/<precision>" or "generic (<why>)"."""
-        return self._decoders.path() if self._decoders is not None else ""
+        """How answers are computed now: "llama.cpp/<type>", "llama/<precision>" or
+        "generic (<why>)", with why llama.cpp is not answering where it was meant to."""
+        return self._decoders.path(self._active) if self._decoders is not None else ""
 
     def _stepper(self, with_adapter: bool) -> Stepper:
         """The decoder for the base or the active adapter (see ``core.chat.decoders``)."""

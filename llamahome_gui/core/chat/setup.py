@@ -23,6 +23,7 @@ class ChatSetup:
     system_prompt: str = ""
     history_dir: str = ""
     decode_precision: str = "auto"  # inference.chat.decode_precision
+    decode_engine: str = "auto"     # inference.chat.decode_engine
     settings: GenerationSettings = field(default_factory=GenerationSettings)
 
     @classmethod
@@ -35,6 +36,7 @@ class ChatSetup:
                    system_prompt=inference.chat.system_prompt,
                    history_dir=inference.chat.history_dir,
                    decode_precision=inference.chat.decode_precision,
+                   decode_engine=inference.chat.decode_engine,
                    settings=GenerationSettings.from_section(inference.generation))
 
     @classmethod
@@ -60,7 +62,7 @@ class ChatSetup:
     def load_key(self) -> tuple:
         """What, when changed, needs the base model loaded again (an adapter change does not)."""
         return (self.model_path, self.device, self.dtype, self.trust_remote_code,
-                self.max_sequence_length, self.decode_precision)
+                self.max_sequence_length, self.decode_precision, self.decode_engine)
 
     @classmethod
     def from_manager(cls, manager: Any) -> ChatSetup:
@@ -76,7 +78,7 @@ class ChatSetup:
         return {"device": self.device, "dtype": self.dtype, "adapter": self.adapter_path or None,
                 "trust_remote_code": self.trust_remote_code,
                 "max_sequence_length": self.max_sequence_length,
-                "decode_precision": self.decode_precision}
+                "decode_precision": self.decode_precision, "decode_engine": self.decode_engine}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,12 @@ class CacheInfo:
     note: str
 
 
+def _gguf_dir() -> Path:
+    from llamahome_gui.core.chat.gguf_files import cache_dir
+
+    return cache_dir()
+
+
 def _entries(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir()) if folder.is_dir() else []
 
@@ -33,11 +39,16 @@ def cache_sizes(models_dir: Path | None = None, runs_root: Path | None = None) -
     models = [p for p in _entries(models_dir) if p.is_dir() and (p / "config.json").is_file()
               and not p.is_symlink()]
     runs = [p for p in _entries(runs_root) if p.is_dir()]
+    gguf_dir = _gguf_dir()
+    gguf = [p for p in _entries(gguf_dir) if p.is_file() and p.suffix == ".gguf"]
     return [
         CacheInfo("models", "Converted models", models_dir, sum(folder_size(p) for p in models),
                   len(models), "imported GGUFs and the starter; import again to get them back"),
         CacheInfo("runs", "Training runs", runs_root, sum(folder_size(p) for p in runs),
                   len(runs), "every run folder with its adapter and checkpoints"),
+        CacheInfo("chat-gguf", "llama.cpp chat copies", gguf_dir,
+                  sum(p.stat().st_size for p in gguf), len(gguf),
+                  "GGUF copies the llama.cpp chat engine made; made again on the next chat"),
     ]
 
 
@@ -67,6 +78,12 @@ def clear_cache(key: str, models_dir: Path | None = None, runs_root: Path | None
                 continue
             freed += folder_size(entry)
             shutil.rmtree(entry, ignore_errors=True)
+    elif key == "chat-gguf":
+        for entry in _entries(_gguf_dir()):
+            if entry.is_file() and entry.suffix == ".gguf":
+                size = entry.stat().st_size
+                entry.unlink(missing_ok=True)  # a running chat keeps its open copy until it ends
+                freed += size
     else:
-        raise ValueError(f"unknown cache {key!r}; known: models, runs")
+        raise ValueError(f"unknown cache {key!r}; known: models, runs, chat-gguf")
     return freed, kept

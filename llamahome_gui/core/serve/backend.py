@@ -106,8 +106,11 @@ class ServeBackend:
                 progress(event.message)
 
         self.session = ChatSession(listener=listen)
-        # A server never runs code from the model folder, whatever the config says.
-        info = self.session.load(setup.with_overrides(adapter_path="", trust_remote_code=False))
+        # A server never runs code from the model folder, whatever the config says. Its answers
+        # come from the batched loop over the model's forward (GenerationLoop), not from the chat
+        # decoders, so no llama.cpp process is started for it.
+        info = self.session.load(setup.with_overrides(adapter_path="", trust_remote_code=False,
+                                                      decode_engine="torch"))
         if info is None:
             raise ServeError(f"could not load the model: {failures[-1]}")
         self.info = info

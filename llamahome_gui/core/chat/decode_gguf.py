@@ -1,0 +1,168 @@
+"""The llama.cpp decoder: a GGUF copy of the model answered by llama.cpp in a child process
+(``core.chat.llamacpp_worker``), behind the same :class:`~core.chat.decode.Stepper` as our
+own decoders, so the decode loop, sampling, Stop, streaming and statistics are unchanged.
+
+Commands go down a pipe, one line per token; the logits come back through a shared file
+mapped in both processes (no copy through the pipe). The base model answers with no LoRA
+set; an adapter answers with its GGUF LoRA file set on the same context (``open``), so A/B
+and switching adapters never load the base again. Optional: needs llama-cpp-python
+(``pip install 'llamahome-gui[llamacpp]'``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import mmap
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# inference.chat.decode_precision -> the GGUF type the llama.cpp decoder runs
+GGUF_TYPES = {"auto": "f16", "float16": "f16", "float32": "f32", "int8": "q8_0"}
+
+
+class DecoderStopped(RuntimeError):
+    """The llama.cpp process failed or ended; the message says how and what happens next."""
+
+
+def llama_cpp_missing() -> str:
+    """"" when llama-cpp-python can be imported here, else how to get it."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return ("llama-cpp-python is not installed (pip install 'llamahome-gui[llamacpp]', or "
+                "bash installer/install.sh --llamacpp)")
+    return ""
+
+
+def _shared_dir() -> str | None:
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+class LlamaCppProcess:
+    """One GGUF model in a child process. Not thread-safe: the engine's one answer at a time."""
+
+    def __init__(self, gguf: Path, *, threads: int, n_ctx: int, gguf_type: str = "f16") -> None:
+        self.path = Path(gguf)
+        self._stderr = tempfile.TemporaryFile()
+        fd, self._logits_path = tempfile.mkstemp(prefix="llamahome-logits-", dir=_shared_dir())
+        os.close(fd)
+        # q8_0: llama.cpp's repacked CPU layout is ~1.8x faster per token here, but this
+        # build crashes evaluating more than one token at a time in it, so prompts go token
+        # by token; f16 / f32 run the plain layout, measured faster here (bench/README.md).
+        quantized = gguf_type not in ("f16", "f32", "bf16")
+        spec = {"model": str(self.path), "threads": int(threads), "n_ctx": int(n_ctx),
+                "extra_bufts": quantized, "n_ubatch": 1 if quantized else 512,
+                "logits": self._logits_path}
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "llamahome_gui.core.chat.llamacpp_worker", json.dumps(spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+            bufsize=1, env=env)
+        self._loras: dict[str, int] = {}
+        try:
+            first = self._read()
+            if not first.startswith("ready "):
+                raise DecoderStopped(f"llama.cpp could not open {self.path.name}: "
+                                     f"{first.removeprefix('err ')}")
+            _, vocab, ctx = first.split()
+            self.vocab, self.n_ctx = int(vocab), int(ctx)
+            with open(self._logits_path, "r+b") as fh:
+                self._map = mmap.mmap(fh.fileno(), self.vocab * 4)
+        except BaseException:
+            self.close()
+            raise
+        import torch
+
+        self.logits = torch.frombuffer(self._map, dtype=torch.float32, count=self.vocab)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def _read(self) -> str:
+        line = self._proc.stdout.readline()
+        if not line:
+            raise DecoderStopped(self.death_note())
+        return line.rstrip("\n")
+
+    def death_note(self) -> str:
+        code = self._proc.wait()
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-400:].decode("utf-8", "replace").strip().splitlines()
+        why = f": {tail[-1]}" if tail else ""
+        return f"the llama.cpp decoder stopped (exit code {code}){why}"
+
+    def ask(self, line: str) -> None:
+        """Send one command; raise DecoderStopped when it fails or the process is gone."""
+        try:
+            self._proc.stdin.write(line + "\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise DecoderStopped(self.death_note()) from None
+        answer = self._read()
+        if answer != "ok":
+            raise DecoderStopped(f"llama.cpp: {answer.removeprefix('err ')}")
+
+    def lora(self, path: Path) -> int:
+        """The number of this GGUF LoRA file in the process, loaded on first use."""
+        key = str(path)
+        if key not in self._loras:
+            ident = len(self._loras)
+            self.ask(f"lora {ident} {key}")
+            self._loras[key] = ident
+        return self._loras[key]
+
+    def close(self) -> None:
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.stdin.write("quit\n")
+                proc.stdin.flush()
+                proc.wait(timeout=10)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                proc.kill()
+                proc.wait()
+        self.logits = None
+        mapped = getattr(self, "_map", None)
+        if mapped is not None:
+            try:
+                mapped.close()
+            except BufferError:  # a tensor still views it; the OS frees it with the process
+                pass
+        Path(self._logits_path).unlink(missing_ok=True)
+        self._stderr.close()
+
+
+class GgufStepper:
+    """A Stepper over the llama.cpp process: the base model (``lora`` -1) or one LoRA file."""
+
+    def __init__(self, process: LlamaCppProcess, lora: int = -1) -> None:
+        self.process = process
+        self.lora = lora
+
+    def open(self, capacity: int) -> _GgufSession:
+        if capacity > self.process.n_ctx:
+            raise DecoderStopped(f"{capacity} tokens do not fit the llama.cpp context of "
+                                 f"{self.process.n_ctx}")
+        self.process.ask(f"open {self.lora}")
+        return _GgufSession(self.process)
+
+
+class _GgufSession:
+    def __init__(self, process: LlamaCppProcess) -> None:
+        self._p = process
+
+    def prefill(self, ids: list[int]) -> Any:
+        self._p.ask("eval 0 " + " ".join(map(str, ids)))
+        return self._p.logits
+
+    def step(self, token: Any, position: int) -> Any:
+        self._p.ask(f"eval {position} {int(token)}")
+        return self._p.logits

@@ -1,0 +1,134 @@
+"""The llama.cpp decoder's own process: one GGUF model, its LoRA files, one context.
+
+Started by ``core.chat.decode_gguf.LlamaCppProcess`` (``python -m`` this module with one JSON
+argument). A separate process because llama.cpp is native code: a crash in it (this build
+has crashed on some quantized files) ends this process, not the window or the server, and
+its thread pool never competes with torch's inside one process.
+
+Commands arrive one per line on stdin; each is answered with one line on stdout, "ok …" or
+"err <message>". The logits of the last evaluated token are written into the shared file the
+parent named (float32 x vocabulary), before "ok" is written.
+
+    ready <vocab> <n_ctx>              (once, after loading)
+    lora <id> <path>   -> ok           load a GGUF LoRA file under the number ``id``
+    open <id>          -> ok           new answer: empty KV cache; LoRA ``id`` (-1 = none)
+    eval <pos> <t1> <t2> ...   -> ok   evaluate tokens from position ``pos``; logits of the last
+    quit
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import mmap
+import sys
+from typing import Any
+
+
+class Decoder:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        import llama_cpp
+        import llama_cpp._logger  # noqa: F401 - installs its log callback
+
+        llama_cpp._logger.set_verbose(False)
+        self.L = L = llama_cpp  # noqa: N806 - the bindings
+        L.llama_backend_init()
+        params = L.llama_model_default_params()
+        params.use_extra_bufts = bool(spec.get("extra_bufts", False))
+        self.model = L.llama_model_load_from_file(spec["model"].encode(), params)
+        if not self.model:
+            raise RuntimeError(f"llama.cpp could not load {spec['model']}")
+        cparams = L.llama_context_default_params()
+        cparams.n_ctx = int(spec["n_ctx"])
+        cparams.n_batch = int(spec.get("n_batch", 512))
+        cparams.n_ubatch = int(spec.get("n_ubatch", 512))
+        cparams.n_threads = cparams.n_threads_batch = int(spec["threads"])
+        cparams.no_perf = True
+        self.ctx = L.llama_init_from_model(self.model, cparams)
+        if not self.ctx:
+            raise RuntimeError("llama.cpp could not make a context (n_ctx too large for memory?)")
+        self.vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(self.model))
+        self.n_ctx = L.llama_n_ctx(self.ctx)
+        self.n_batch = cparams.n_batch
+        self.batch = L.llama_batch_init(self.n_batch, 0, 1)
+        self.loras: dict[int, Any] = {}
+        self.active = -2  # nothing set yet
+        self._file = open(spec["logits"], "r+b")  # noqa: SIM115 - lives as long as the process
+        self._file.truncate(self.vocab * 4)  # sized here: only this side knows the vocabulary
+        self._map = mmap.mmap(self._file.fileno(), self.vocab * 4)
+        self._out = ctypes.addressof(ctypes.c_char.from_buffer(self._map))
+
+    def lora(self, ident: int, path: str) -> None:
+        adapter = self.L.llama_adapter_lora_init(self.model, path.encode())
+        if not adapter:
+            raise RuntimeError(f"llama.cpp could not load the LoRA file {path}")
+        self.loras[ident] = adapter
+
+    def open(self, ident: int) -> None:
+        L = self.L  # noqa: N806
+        L.llama_memory_clear(L.llama_get_memory(self.ctx), True)
+        if ident == self.active:
+            return
+        if ident < 0:
+            L.llama_set_adapters_lora(self.ctx, None, 0, None)
+        else:
+            adapters = (L.llama_adapter_lora_p_ctypes * 1)(self.loras[ident])
+            scales = (ctypes.c_float * 1)(1.0)
+            L.llama_set_adapters_lora(self.ctx, adapters, 1, scales)
+        self.active = ident
+
+    def eval(self, pos: int, tokens: list[int]) -> None:
+        if pos + len(tokens) > self.n_ctx:
+            raise RuntimeError(f"{pos + len(tokens)} tokens do not fit the context of {self.n_ctx}")
+        b = self.batch
+        for start in range(0, len(tokens), self.n_batch):
+            chunk = tokens[start:start + self.n_batch]
+            for i, token in enumerate(chunk):
+                b.token[i] = token
+                b.pos[i] = pos + start + i
+                b.n_seq_id[i] = 1
+                b.seq_id[i][0] = 0
+                b.logits[i] = False
+            b.logits[len(chunk) - 1] = True
+            b.n_tokens = len(chunk)
+            code = self.L.llama_decode(self.ctx, b)
+            if code != 0:
+                raise RuntimeError(f"llama_decode returned {code}")
+        ctypes.memmove(self._out, self.L.llama_get_logits_ith(self.ctx, -1), self.vocab * 4)
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    out = sys.stdout
+    try:
+        decoder = Decoder(spec)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        out.write(f"err {exc}\n")
+        out.flush()
+        return
+    out.write(f"ready {decoder.vocab} {decoder.n_ctx}\n")
+    out.flush()
+    for line in sys.stdin:
+        word, _, rest = line.rstrip("\n").partition(" ")
+        try:
+            if word == "eval":
+                numbers = [int(x) for x in rest.split()]
+                decoder.eval(numbers[0], numbers[1:])
+            elif word == "open":
+                decoder.open(int(rest))
+            elif word == "lora":
+                ident, _, path = rest.partition(" ")
+                decoder.lora(int(ident), path)
+            elif word == "quit":
+                break
+            else:
+                raise RuntimeError(f"unknown command {word!r}")
+        except Exception as exc:  # noqa: BLE001 - one line back; the parent decides
+            out.write(f"err {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}\n")
+        else:
+            out.write("ok\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()
