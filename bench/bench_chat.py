@@ -10,19 +10,23 @@ are medians of the per-repetition ratios. llama.cpp runs in a child process
 the chat window's count on 2 cores).
 
 - Engine: ``ChatEngine.stream(...)`` iterated to the end, as the CLI and the chat worker do
-  (rendering, the generation thread, the streamer, Stop), at its default precision.
+  (rendering, the generation thread, the streamer, Stop), at its default settings: the
+  llama.cpp engine at f16 where llama-cpp-python is installed, else torch at float16. Also
+  ``engine_int8`` (decode_precision = int8: llama.cpp's q8_0) and ``engine_torch``
+  (decode_engine = torch), the same way.
 - generate: ``model.generate`` on the tokenized prompt on a fresh thread with a streamer that
   only notes each token's time (the "before").
 - Techniques (``chat_techniques``): our decode loop over the model's own forward
   (``ModelStepper``), then ``LlamaDecoder`` at float32 (exact), float16 weights and int8
   weights, each through the same ``run_decode`` loop.
 - Agreement: on a fixed prompt set, 128 greedy tokens of the float32 decoder (checked
-  token-identical to ``generate``); each other precision, and llama.cpp's files, fed the same
+  token-identical to ``generate``); each other precision, what each engine setting answers
+  with (``engine``, ``engine_int8``, ``engine_torch``), and llama.cpp's files, fed the same
   tokens; the share of positions where its top token is the reference's.
 
 Decode speed is (N - 1) / (time of the last token - time of the first), for all.
 Keys: ``chat_decode_vs_llamacpp_f16`` / ``_q8_0`` = engine / llama.cpp decode tokens/s (goal
->= 1.0); ``chat_decode_ratio`` = engine / generate (goal >= 0.97); ``chat_ttft_overhead`` =
+>= 1.0); ``chat_decode_vs_llamacpp_q8_0_at_int8`` = the engine at int8 / llama.cpp q8_0; ``chat_decode_ratio`` = engine / generate (goal >= 0.97); ``chat_ttft_overhead`` =
 engine TTFT / generate TTFT - 1 (goal <= 0.05); ``chat_agreement`` per precision.
 
     .venv/bin/python bench/bench_chat.py [--quick] [--threads N] [--converter PATH]
@@ -209,6 +213,12 @@ def _eos(engine: Any) -> set[int]:
     return eos_ids(engine.model, engine.tokenizer)
 
 
+# The engine as the Chat page runs it at other settings (inference.chat): at int8 (llama.cpp's
+# q8_0 where llama-cpp-python is installed) and on torch alone (the default without it).
+ENGINE_VARIANTS = {"engine_int8": {"decode_precision": "int8"},
+                   "engine_torch": {"decode_engine": "torch"}}
+
+
 def run(quick: bool = False, threads: int = 1, converter: str | None = None) -> dict[str, Any]:
     import torch
 
@@ -221,6 +231,9 @@ def run(quick: bool = False, threads: int = 1, converter: str | None = None) -> 
     model_dir = starter_model()
     engine = ChatEngine()
     info = engine.load(str(model_dir), device="cpu")
+    variants = {name: ChatEngine() for name in ENGINE_VARIANTS}
+    variant_paths = {name: v.load(str(model_dir), device="cpu", **ENGINE_VARIANTS[name]).decode
+                     for name, v in variants.items()}
     settings = _greedy(n_tokens)
     prepared = engine.prepare(SYSTEM_PROMPT, [{"role": "user", "content": QUESTION}], settings)
     prompt, eos = prepared.input_ids, _eos(engine)
@@ -233,43 +246,62 @@ def run(quick: bool = False, threads: int = 1, converter: str | None = None) -> 
         decoders[precision] = LlamaDecoder(engine.model, precision)
         built[precision] = round(time.perf_counter() - t, 2)
     steppers = {"model_forward": ModelStepper(engine.model), **decoders}
-    children = llamacpp_reference.start_children(model_dir, threads, converter)
+    # the agreement of what each engine answers with (llama.cpp's files where it runs them)
+    answering = {"engine": engine.base_stepper(),
+                 **{name: v.base_stepper() for name, v in variants.items()}}
+    # prompts: every usable core, as our llama.cpp engine evaluates them (decode: ``threads``)
+    from llamahome_gui.core.models.loading import usable_cores
+
+    prompt_threads = max(threads, usable_cores())
+    children = llamacpp_reference.start_children(model_dir, threads, converter, prompt_threads)
     skipped = children.pop("skipped", "")
     try:
         text = engine.tokenizer.decode(prompt)
         same_prompt = all(c.tokenize(text) == prompt for c in children.values())
         # warm-up: one short run of each
         engine_once(engine, _greedy(8), 8)
+        for variant in variants.values():
+            engine_once(variant, _greedy(8), 8)
         reference_once(engine.model, prompt, dict(kwargs, max_new_tokens=8, min_new_tokens=8), pad)
         for stepper in steppers.values():
             technique_once(stepper, prompt, 8, eos)
         for child in children.values():
             child.decode(prompt, 8)
-        runs: dict[str, list[dict[str, float]]] = {k: [] for k in
-                                                   [*children, "generate", "engine", *steppers]}
+        runs: dict[str, list[dict[str, float]]] = {
+            k: [] for k in [*children, "generate", "engine", *variants, *steppers]}
         for i in range(reps):
             print(f"  chat: run {i + 1}/{reps}", flush=True)
             for kind, child in children.items():
                 runs[kind].append(child.decode(prompt, n_tokens))
             runs["generate"].append(reference_once(engine.model, prompt, kwargs, pad))
             runs["engine"].append(engine_once(engine, settings, n_tokens))
+            for name, variant in variants.items():
+                runs[name].append(engine_once(variant, settings, n_tokens))
             for name, stepper in steppers.items():
                 runs[name].append(technique_once(stepper, prompt, n_tokens, eos))
         print("  chat: agreement", flush=True)
-        agreement = agreement_figures(engine, decoders, children)
+        agreement = agreement_figures(engine, {**decoders, **answering}, children)
     finally:
         for child in children.values():
             child.close()
     engine.unload()
+    for variant in variants.values():
+        variant.unload()
     tps = {k: [r["decode_tps"] for r in v] for k, v in runs.items()}
     ttft = {k: [r["ttft_s"] for r in v] for k, v in runs.items()}
     result: dict[str, Any] = {}
     for kind in llamacpp_reference.KINDS:
         result[f"chat_decode_vs_llamacpp_{kind}"] = (
             _ratio(tps["engine"], tps[kind]) if kind in tps else None)
+    # int8 = q8_0 on llama.cpp: that setting against llama.cpp's own q8_0
+    result["chat_decode_vs_llamacpp_q8_0_at_int8"] = (
+        _ratio(tps["engine_int8"], tps["q8_0"]) if "q8_0" in tps else None)
     result.update({
         "chat_decode_ratio": _ratio(tps["engine"], tps["generate"]),
         "chat_ttft_overhead": round(median(ttft["engine"]) / median(ttft["generate"]) - 1.0, 3),
+        # "today": the torch engine as the Chat page ran it before the llama.cpp engine
+        "chat_ttft_vs_torch_engine": round(median(ttft["engine"]) / median(ttft["engine_torch"]),
+                                           3),
         **agreement,
         "chat_engine_decode_tokens_per_s": round(median(tps["engine"]), 2),
         "chat_reference_decode_tokens_per_s": round(median(tps["generate"]), 2),
@@ -282,10 +314,12 @@ def run(quick: bool = False, threads: int = 1, converter: str | None = None) -> 
                    "ttft_ms": round(median(ttft[name]) * 1e3, 1),
                    **({f"vs_llamacpp_{k}": _ratio(tps[name], tps[k]) for k in children}),
                    "vs_generate": _ratio(tps[name], tps["generate"])}
-            for name in ["generate", *steppers, "engine", *children]},
+            for name in ["generate", *steppers, "engine", *variants, *children]},
         "chat_setup": {"prompt_tokens": len(prompt), "new_tokens": n_tokens, "repetitions": reps,
-                       "threads": threads, "device": info.device, "dtype": info.dtype,
-                       "engine_decode": info.decode, "decoder_build_s": built,
+                       "threads": threads, "prompt_threads_llamacpp": prompt_threads,
+                       "device": info.device, "dtype": info.dtype,
+                       "engine_decode": info.decode, "variants_decode": variant_paths,
+                       "decoder_build_s": built,
                        "llamacpp": skipped or {"same_prompt_tokens": same_prompt,
                                                "files": {k: c.path.name
                                                          for k, c in children.items()}}},

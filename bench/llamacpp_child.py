@@ -10,7 +10,7 @@ Reads one JSON request per line on stdin, answers one JSON line: {"text": ...} -
 time of each; {"tokens": [...], "force": [...]} -> the top token at each step of the forced
 answer (top-1 agreement). Greedy = argmax of the logits, as ours.
 
-    python bench/llamacpp_child.py MODEL.gguf THREADS
+    python bench/llamacpp_child.py MODEL.gguf THREADS [PROMPT_THREADS]
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ def main() -> None:
     import numpy as np
 
     path, threads = sys.argv[1], int(sys.argv[2])
+    batch_threads = int(sys.argv[3]) if len(sys.argv) > 3 else threads  # for prompts
     extra = {"n_ubatch": 1} if "q8_0" in path.lower() else {}
-    llm = llama_cpp.Llama(path, n_threads=threads, n_threads_batch=threads, n_ctx=2048,
+    llm = llama_cpp.Llama(path, n_threads=threads, n_threads_batch=batch_threads, n_ctx=2048,
                           verbose=False, **extra)
     vocab = llm.n_vocab()
     print(json.dumps({"ready": True}), flush=True)

@@ -63,10 +63,11 @@ def gguf_file(model_dir: Path, kind: str, converter: str | None) -> Path:
 class LlamaCppChild:
     """One GGUF model in a child process; greedy decodes on request."""
 
-    def __init__(self, path: Path, threads: int) -> None:
+    def __init__(self, path: Path, threads: int, batch_threads: int | None = None) -> None:
         self.path = path
         self._proc = subprocess.Popen(
-            [PYTHON, str(ROOT / "bench" / "llamacpp_child.py"), str(path), str(threads)],
+            [PYTHON, str(ROOT / "bench" / "llamacpp_child.py"), str(path), str(threads),
+             str(batch_threads or threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self._ask(None)
 
@@ -106,7 +107,8 @@ class LlamaCppChild:
                 self._proc.wait()
 
 
-def start_children(model_dir: Path, threads: int, converter: str | None) -> dict[str, Any]:
+def start_children(model_dir: Path, threads: int, converter: str | None,
+                   batch_threads: int | None = None) -> dict[str, Any]:
     """{kind: LlamaCppChild} for f16 and q8_0, or {"skipped": why}."""
     why = available()
     if why:
@@ -115,7 +117,7 @@ def start_children(model_dir: Path, threads: int, converter: str | None) -> dict
         files = {kind: gguf_file(model_dir, kind, converter) for kind in KINDS}
     except (FileNotFoundError, RuntimeError) as exc:
         return {"skipped": str(exc)}
-    return {kind: LlamaCppChild(path, threads) for kind, path in files.items()}
+    return {kind: LlamaCppChild(path, threads, batch_threads) for kind, path in files.items()}
 
 
 if __name__ == "__main__":  # convert once: python bench/llamacpp_reference.py CONVERTER

@@ -44,7 +44,8 @@ def _shared_dir() -> str | None:
 class LlamaCppProcess:
     """One GGUF model in a child process. Not thread-safe: the engine's one answer at a time."""
 
-    def __init__(self, gguf: Path, *, threads: int, n_ctx: int, gguf_type: str = "f16") -> None:
+    def __init__(self, gguf: Path, *, threads: int, n_ctx: int, gguf_type: str = "f16",
+                 batch_threads: int | None = None) -> None:
         self.path = Path(gguf)
         self._stderr = tempfile.TemporaryFile()
         fd, self._logits_path = tempfile.mkstemp(prefix="llamahome-logits-", dir=_shared_dir())
@@ -53,7 +54,10 @@ class LlamaCppProcess:
         # build crashes evaluating more than one token at a time in it, so prompts go token
         # by token; f16 / f32 run the plain layout, measured faster here (bench/README.md).
         quantized = gguf_type not in ("f16", "f32", "bf16")
+        # ``threads`` compute each new token; a prompt (a short burst of matrix products, not
+        # memory bound) gets ``batch_threads``: every usable core, as llama.cpp's own tools do.
         spec = {"model": str(self.path), "threads": int(threads), "n_ctx": int(n_ctx),
+                "batch_threads": int(batch_threads or threads),
                 "extra_bufts": quantized, "n_ubatch": 1 if quantized else 512,
                 "logits": self._logits_path}
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -89,7 +93,7 @@ class LlamaCppProcess:
     def _read(self) -> str:
         line = self._proc.stdout.readline()
         if not line:
-            raise DecoderStopped(self.death_note())
+            raise DecoderStopped(f"{self.death_note()}; send again to answer with torch")
         return line.rstrip("\n")
 
     def death_note(self) -> str:
@@ -105,7 +109,7 @@ class LlamaCppProcess:
             self._proc.stdin.write(line + "\n")
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
-            raise DecoderStopped(self.death_note()) from None
+            raise DecoderStopped(f"{self.death_note()}; send again to answer with torch") from None
         answer = self._read()
         if answer != "ok":
             raise DecoderStopped(f"llama.cpp: {answer.removeprefix('err ')}")

@@ -90,8 +90,11 @@ class DecoderSet:
 
             path = model_gguf(self._model_dir, self.gguf_type, progress)
             (progress or (lambda _m: None))("Starting llama.cpp…")
+            from llamahome_gui.core.models.loading import usable_cores
+
             self._process = LlamaCppProcess(path, threads=self._threads, n_ctx=self._context,
-                                            gguf_type=self.gguf_type)
+                                            gguf_type=self.gguf_type,
+                                            batch_threads=max(self._threads, usable_cores()))
             return
         self._build("", self.precision)
 

@@ -383,6 +383,11 @@ class ChatEngine:
         "generic (<why>)", with why llama.cpp is not answering where it was meant to."""
         return self._decoders.path(self._active) if self._decoders is not None else ""
 
+    def base_stepper(self) -> Stepper:
+        """What answers for the base model now (benchmarks feed it tokens directly)."""
+        self._require_loaded()
+        return self._stepper(False)
+
     def _stepper(self, with_adapter: bool) -> Stepper:
         """The decoder for the base or the active adapter (see ``core.chat.decoders``)."""
         key = self._active if with_adapter else ""

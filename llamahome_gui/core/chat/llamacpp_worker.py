@@ -42,7 +42,8 @@ class Decoder:
         cparams.n_ctx = int(spec["n_ctx"])
         cparams.n_batch = int(spec.get("n_batch", 512))
         cparams.n_ubatch = int(spec.get("n_ubatch", 512))
-        cparams.n_threads = cparams.n_threads_batch = int(spec["threads"])
+        cparams.n_threads = int(spec["threads"])
+        cparams.n_threads_batch = int(spec.get("batch_threads") or spec["threads"])
         cparams.no_perf = True
         self.ctx = L.llama_init_from_model(self.model, cparams)
         if not self.ctx:
@@ -66,7 +67,7 @@ class Decoder:
 
     def open(self, ident: int) -> None:
         L = self.L  # noqa: N806
-        L.llama_memory_clear(L.llama_get_memory(self.ctx), True)
+        L.llama_memory_clear(L.llama_get_memory(self.ctx), False)  # the cells, not the bytes
         if ident == self.active:
             return
         if ident < 0:
