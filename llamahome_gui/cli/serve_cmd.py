@@ -79,12 +79,15 @@ def run_serve(args: argparse.Namespace) -> int:
         return USER_ERROR
     try:
         try:
-            backend = ServeBackend(setup, adapters, progress=_err)
+            backend = ServeBackend(setup, adapters, progress=_err,
+                                   slots=options.max_concurrent_requests)
         except ServeError as exc:
             _err(f"llamahome serve: error: {exc}")
             return USER_ERROR
         try:
             server = make_server(backend, options, log=_log_line)
+            _err(f"Answers computed by {backend.decode}, up to "
+                 f"{options.max_concurrent_requests} at once.")
             _err(ready_line(options, backend.model_ids()))
             _err("One line per request below; Ctrl-C stops the server.")
             try:

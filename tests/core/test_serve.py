@@ -269,3 +269,24 @@ def test_a_request_without_system_message_gets_the_configured_one(backend, monke
     own = backend.tokenizer.decode(backend.chat_ids([{"role": "system", "content": "Be brief."},
                                                      *QUESTION]))
     assert "Be brief." in own and "pirate" not in own
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("llama_cpp") is None,
+                    reason="llama-cpp-python is not installed")
+def test_the_server_answers_through_llama_cpp_as_the_chat_page_does(backend, client,
+                                                                     tiny_model_dir,
+                                                                     lora_adapter_dir):
+    """Where llama.cpp is installed the server's loop runs on it too (one KV sequence per
+    request, adapters as LoRA files): the base and the adapter answer as in chat."""
+    from llamahome_gui.core.chat import ChatEngine
+
+    assert backend.decode == "llama.cpp/f16"
+    engine = ChatEngine()
+    engine.load(tiny_model_dir, device="cpu")
+    engine.set_adapter(lora_adapter_dir)
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=12, repetition_penalty=1.0)
+    for model_id, use_adapter in (("tiny-llama", False), ("nova", True)):
+        served = ask(client, model_id, max_tokens=12).choices[0].message.content
+        chat, _ = engine.chat("", QUESTION, settings, use_adapter=use_adapter)
+        assert served == chat, model_id
+    engine.unload()

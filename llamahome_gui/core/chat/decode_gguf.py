@@ -45,7 +45,7 @@ class LlamaCppProcess:
     """One GGUF model in a child process. Not thread-safe: the engine's one answer at a time."""
 
     def __init__(self, gguf: Path, *, threads: int, n_ctx: int, gguf_type: str = "f16",
-                 batch_threads: int | None = None) -> None:
+                 batch_threads: int | None = None, n_seq: int = 1) -> None:
         self.path = Path(gguf)
         self._stderr = tempfile.TemporaryFile()
         fd, self._logits_path = tempfile.mkstemp(prefix="llamahome-logits-", dir=_shared_dir())
@@ -57,7 +57,7 @@ class LlamaCppProcess:
         # ``threads`` compute each new token; a prompt (a short burst of matrix products, not
         # memory bound) gets ``batch_threads``: every usable core, as llama.cpp's own tools do.
         spec = {"model": str(self.path), "threads": int(threads), "n_ctx": int(n_ctx),
-                "batch_threads": int(batch_threads or threads),
+                "batch_threads": int(batch_threads or threads), "n_seq": int(n_seq),
                 "extra_bufts": quantized, "n_ubatch": 1 if quantized else 512,
                 "logits": self._logits_path}
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -74,13 +74,16 @@ class LlamaCppProcess:
             _, vocab, ctx = first.split()
             self.vocab, self.n_ctx = int(vocab), int(ctx)
             with open(self._logits_path, "r+b") as fh:
-                self._map = mmap.mmap(fh.fileno(), self.vocab * 4)
+                self._map = mmap.mmap(fh.fileno(), self.vocab * 4 * n_seq)
         except BaseException:
             self.close()
             raise
         import torch
 
-        self.logits = torch.frombuffer(self._map, dtype=torch.float32, count=self.vocab)
+        self.n_seq = n_seq
+        self.rows = torch.frombuffer(self._map, dtype=torch.float32,
+                                     count=self.vocab * n_seq).view(n_seq, self.vocab)
+        self.logits = self.rows[0]
 
     @property
     def pid(self) -> int:
@@ -123,6 +126,16 @@ class LlamaCppProcess:
             self._loras[key] = ident
         return self._loras[key]
 
+    def batch(self, lora: int, entries: list[tuple[int, int, list[int]]]) -> Any:
+        """Several sequences in one pass (the server): (seq, first position, tokens) each; row i
+        of the result holds entry i's next-token logits (valid until the next call)."""
+        self.ask(f"batch {lora};" + ";".join(f"{seq} {pos} {' '.join(map(str, tokens))}"
+                                             for seq, pos, tokens in entries))
+        return self.rows[:len(entries)]
+
+    def drop(self, seq: int) -> None:
+        self.ask(f"drop {seq}")
+
     def close(self) -> None:
         proc = getattr(self, "_proc", None)
         if proc is not None and proc.poll() is None:
@@ -133,7 +146,7 @@ class LlamaCppProcess:
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 proc.kill()
                 proc.wait()
-        self.logits = None
+        self.logits = self.rows = None
         mapped = getattr(self, "_map", None)
         if mapped is not None:
             try:

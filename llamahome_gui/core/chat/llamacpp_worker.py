@@ -13,6 +13,10 @@ parent named (float32 x vocabulary), before "ok" is written.
     lora <id> <path>   -> ok           load a GGUF LoRA file under the number ``id``
     open <id>          -> ok           new answer: empty KV cache; LoRA ``id`` (-1 = none)
     eval <pos> <t1> <t2> ...   -> ok   evaluate tokens from position ``pos``; logits of the last
+    batch <id>;<seq> <pos> <t1> ...;<seq> <pos> <t1> ...   -> ok
+                                       the server: several sequences (their own KV cells) in one
+                                       pass with LoRA ``id``; entry i's last logits go to row i
+    drop <seq>         -> ok           forget one sequence's cells
     quit
 """
 
@@ -45,18 +49,20 @@ class Decoder:
         cparams.n_threads = int(spec["threads"])
         cparams.n_threads_batch = int(spec.get("batch_threads") or spec["threads"])
         cparams.no_perf = True
+        cparams.n_seq_max = max(1, int(spec.get("n_seq", 1)))  # n_ctx is shared out among them
         self.ctx = L.llama_init_from_model(self.model, cparams)
         if not self.ctx:
             raise RuntimeError("llama.cpp could not make a context (n_ctx too large for memory?)")
         self.vocab = L.llama_vocab_n_tokens(L.llama_model_get_vocab(self.model))
         self.n_ctx = L.llama_n_ctx(self.ctx)
         self.n_batch = cparams.n_batch
-        self.batch = L.llama_batch_init(self.n_batch, 0, 1)
+        self.batch_buf = L.llama_batch_init(self.n_batch, 0, 1)
         self.loras: dict[int, Any] = {}
         self.active = -2  # nothing set yet
         self._file = open(spec["logits"], "r+b")  # noqa: SIM115 - lives as long as the process
-        self._file.truncate(self.vocab * 4)  # sized here: only this side knows the vocabulary
-        self._map = mmap.mmap(self._file.fileno(), self.vocab * 4)
+        rows = max(1, int(spec.get("n_seq", 1)))
+        self._file.truncate(self.vocab * 4 * rows)  # sized here: only this side knows the vocabulary
+        self._map = mmap.mmap(self._file.fileno(), self.vocab * 4 * rows)
         self._out = ctypes.addressof(ctypes.c_char.from_buffer(self._map))
 
     def lora(self, ident: int, path: str) -> None:
@@ -68,6 +74,13 @@ class Decoder:
     def open(self, ident: int) -> None:
         L = self.L  # noqa: N806
         L.llama_memory_clear(L.llama_get_memory(self.ctx), False)  # the cells, not the bytes
+        self.use_lora(ident)
+
+    def drop(self, seq: int) -> None:
+        self.L.llama_memory_seq_rm(self.L.llama_get_memory(self.ctx), seq, -1, -1)
+
+    def use_lora(self, ident: int) -> None:
+        L = self.L  # noqa: N806
         if ident == self.active:
             return
         if ident < 0:
@@ -81,7 +94,7 @@ class Decoder:
     def eval(self, pos: int, tokens: list[int]) -> None:
         if pos + len(tokens) > self.n_ctx:
             raise RuntimeError(f"{pos + len(tokens)} tokens do not fit the context of {self.n_ctx}")
-        b = self.batch
+        b = self.batch_buf
         for start in range(0, len(tokens), self.n_batch):
             chunk = tokens[start:start + self.n_batch]
             for i, token in enumerate(chunk):
@@ -96,6 +109,28 @@ class Decoder:
             if code != 0:
                 raise RuntimeError(f"llama_decode returned {code}")
         ctypes.memmove(self._out, self.L.llama_get_logits_ith(self.ctx, -1), self.vocab * 4)
+
+    def batch(self, ident: int, entries: list[tuple[int, int, list[int]]]) -> None:
+        """Each (seq, pos, tokens) appended to its own sequence; passes of at most n_batch
+        tokens; the logits of entry i's last token copied to row i."""
+        self.use_lora(ident)
+        flat = [(row, seq, pos + i, token, i == len(tokens) - 1)
+                for row, (seq, pos, tokens) in enumerate(entries) for i, token in enumerate(tokens)]
+        b, size = self.batch_buf, self.vocab * 4
+        for start in range(0, len(flat), self.n_batch):
+            chunk = flat[start:start + self.n_batch]
+            for i, (_row, seq, pos, token, last) in enumerate(chunk):
+                b.token[i], b.pos[i], b.n_seq_id[i] = token, pos, 1
+                b.seq_id[i][0] = seq
+                b.logits[i] = last
+            b.n_tokens = len(chunk)
+            code = self.L.llama_decode(self.ctx, b)
+            if code != 0:
+                raise RuntimeError(f"llama_decode returned {code}")
+            for i, (row, _seq, _pos, _token, last) in enumerate(chunk):
+                if last:
+                    ctypes.memmove(self._out + row * size,
+                                   self.L.llama_get_logits_ith(self.ctx, i), size)
 
 
 def main() -> None:
@@ -115,6 +150,15 @@ def main() -> None:
             if word == "eval":
                 numbers = [int(x) for x in rest.split()]
                 decoder.eval(numbers[0], numbers[1:])
+            elif word == "batch":
+                head, *parts = rest.split(";")
+                entries = []
+                for part in parts:
+                    seq, pos, *tokens = (int(x) for x in part.split())
+                    entries.append((seq, pos, tokens))
+                decoder.batch(int(head), entries)
+            elif word == "drop":
+                decoder.drop(int(rest))
             elif word == "open":
                 decoder.open(int(rest))
             elif word == "lora":

@@ -94,7 +94,9 @@ class ServeBackend:
     """The loaded model, adapters and loop. Build it off the event loop (loading takes a while)."""
 
     def __init__(self, setup: ChatSetup, adapters: dict[str, Path],
-                 progress: Any = None) -> None:
+                 progress: Any = None, slots: int = 8) -> None:
+        """``slots``: requests answered at once (inference.serving.max_concurrent_requests); the
+        llama.cpp engine keeps one KV sequence for each."""
         from llamahome_gui.core.chat.session import ChatFailed, ChatSession, LoadProgressed
 
         failures: list[str] = []
@@ -107,8 +109,8 @@ class ServeBackend:
 
         self.session = ChatSession(listener=listen)
         # A server never runs code from the model folder, whatever the config says. Its answers
-        # come from the batched loop over the model's forward (GenerationLoop), not from the chat
-        # decoders, so no llama.cpp process is started for it.
+        # come from the batched loop (GenerationLoop), not from the chat decoders: the session
+        # loads the torch model (tokenizer, adapters), the loop gets its own llama.cpp process.
         info = self.session.load(setup.with_overrides(adapter_path="", trust_remote_code=False,
                                                       decode_engine="torch"))
         if info is None:
@@ -129,7 +131,56 @@ class ServeBackend:
         self.tokenizer = self.session.engine.tokenizer
         self.context_limit = info.context_limit
         self.created = int(time.time())
-        self.loop = GenerationLoop(self.session.engine.model, self.tokenizer)
+        self.llama: Any = None
+        self.decode = "torch"
+        loras = self._start_llama(setup, info, adapters, slots, progress)
+        self.loop = GenerationLoop(self.session.engine.model, self.tokenizer, self.llama, loras)
+
+    def _start_llama(self, setup: ChatSetup, info: Any, adapters: dict[str, Path], slots: int,
+                     progress: Any) -> dict[str | None, int] | None:
+        """The llama.cpp engine for the loop, where inference.chat.decode_engine picks it (as
+        for chat); None = the loop runs torch. An adapter llama.cpp cannot apply (DoRA, …)
+        keeps the whole server on torch, saying so."""
+        from llamahome_gui.core.chat.decode_gguf import GGUF_TYPES, LlamaCppProcess
+        from llamahome_gui.core.chat.decoders import llama_cpp_unusable
+        from llamahome_gui.core.chat.gguf_files import adapter_gguf, model_gguf
+        from llamahome_gui.core.export.errors import UnsupportedModelError
+        from llamahome_gui.core.models.loading import usable_cores
+
+        asked, precision = setup.decode_engine, setup.decode_precision
+        if asked == "torch" or (asked == "auto" and precision == "float32"):
+            return None
+        say = progress or (lambda _m: None)
+        folder = Path(info.model_dir)
+        why = llama_cpp_unusable(folder, info.device, info.dtype)
+        # one KV sequence per request answered at once, each the full context; bounded
+        if not why and slots * info.context_limit > 262_144:
+            why = (f"{slots} requests x {info.context_limit} tokens of context is more KV cache "
+                   "than it keeps; lower inference.serving.max_concurrent_requests")
+        files: dict[str | None, Path] = {}
+        if not why:
+            try:
+                for name, folder_ in adapters.items():
+                    files[self.adapters[name]] = adapter_gguf(folder_, folder)
+            except UnsupportedModelError as exc:
+                why = str(exc)
+        if why:
+            if asked == "llama.cpp":
+                raise ServeError(f"the llama.cpp engine cannot serve here: {why}. Set "
+                                 "inference.chat.decode_engine = auto or torch")
+            if not why.startswith("llama-cpp-python is not installed"):
+                say(f"note: serving with torch: {why}")
+            return None
+        gguf_type = GGUF_TYPES[precision]
+        threads = max(1, usable_cores() - 1)  # one core for the HTTP side, as the torch loop
+        self.llama = LlamaCppProcess(model_gguf(folder, gguf_type, say), threads=threads,
+                                     n_ctx=info.context_limit * slots, gguf_type=gguf_type,
+                                     batch_threads=threads, n_seq=slots)
+        self.decode = f"llama.cpp/{gguf_type}"
+        loras: dict[str | None, int] = {None: -1}
+        for peft_name, path in files.items():
+            loras[peft_name] = self.llama.lora(path)
+        return loras
 
     def model_ids(self) -> list[str]:
         return [self.base_id, *self.adapters]
@@ -177,4 +228,6 @@ class ServeBackend:
 
     def close(self) -> None:
         self.loop.close()
+        if self.llama is not None:
+            self.llama.close()
         self.session.unload()

@@ -86,6 +86,8 @@ class Job:
     sent: str = ""
     cache: Any = None
     generator: Any = None
+    slot: int = -1      # the llama.cpp sequence holding this job's cache (-1 = none)
+    position: int = 0   # tokens in that sequence
 
     def cancel(self) -> None:
         """Any thread: the job ends before its next token."""
@@ -96,9 +98,16 @@ class GenerationLoop:
     """Runs jobs on ``model`` until :meth:`close`. ``model`` may be a ``PeftModel`` whose
     adapters are named by the jobs."""
 
-    def __init__(self, model: Any, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any, llama: Any = None,
+                 loras: dict[str | None, int] | None = None) -> None:
+        """``llama``: a ``LlamaCppProcess`` with one sequence per concurrent request; then the
+        tokens come from it (``loras``: peft adapter name -> its LoRA number, None = base)
+        and ``model`` serves only for its tokenizer settings."""
         self.model = model
         self.tokenizer = tokenizer
+        self._llama = llama
+        self._loras = loras or {None: -1}
+        self._free_slots = list(range(llama.n_seq)) if llama is not None else []
         self._eos = eos_ids(model, tokenizer)
         self._forward_kwargs = _forward_kwargs(model)
         self._inbox: queue.Queue[Job | None] = queue.Queue()
@@ -215,7 +224,10 @@ class GenerationLoop:
                 self._step(group[0])
                 continue
             try:
-                tokens = self._batch_forward(group, [j.generated[-1:] for j in group])
+                if self._llama is not None:
+                    tokens = self._llama_forward(group, [j.generated[-1:] for j in group])
+                else:
+                    tokens = self._batch_forward(group, [j.generated[-1:] for j in group])
             except Exception as exc:  # noqa: BLE001 - the clients get the reason
                 for job in group:
                     self._finish(job, "error", f"{type(exc).__name__}: {exc}")
@@ -256,7 +268,27 @@ class GenerationLoop:
             job.cache = None
             if job.sampling.seed is not None:
                 job.generator = torch.Generator().manual_seed(int(job.sampling.seed))
+        if self._llama is not None:
+            return self._llama_forward(jobs, [j.input_ids for j in jobs], prefill=True)
         return self._batch_forward(jobs, [j.input_ids for j in jobs])
+
+    def _llama_forward(self, jobs: list[Job], new_ids: list[list[int]], *,
+                       prefill: bool = False) -> list[int]:
+        """One llama.cpp pass for jobs of one adapter, each in its own sequence."""
+        if prefill:
+            for job in jobs:
+                if job.slot < 0:
+                    if not self._free_slots:
+                        raise RuntimeError("no free llama.cpp sequence (more requests than "
+                                           "inference.serving.max_concurrent_requests)")
+                    job.slot = self._free_slots.pop()
+                self._llama.drop(job.slot)
+                job.position = 0
+        entries = [(job.slot, job.position, ids) for job, ids in zip(jobs, new_ids, strict=True)]
+        rows = self._llama.batch(self._loras[jobs[0].adapter], entries)
+        for job, ids in zip(jobs, new_ids, strict=True):
+            job.position += len(ids)
+        return [self._sample(job, rows[i].clone()) for i, job in enumerate(jobs)]
 
     def _batch_forward(self, jobs: list[Job], new_ids: list[list[int]]) -> list[int]:
         """One forward pass for several jobs: their caches and new tokens left-padded to one
@@ -301,6 +333,11 @@ class GenerationLoop:
     def _next_token(self, job: Job, prefill: bool) -> int:
         import torch
 
+        if self._llama is not None:
+            if prefill and job.sampling.seed is not None:
+                job.generator = torch.Generator().manual_seed(int(job.sampling.seed))
+            ids = job.input_ids if prefill else job.generated[-1:]
+            return self._llama_forward([job], [ids], prefill=prefill)[0]
         if prefill:
             from transformers import DynamicCache
 
@@ -378,6 +415,9 @@ class GenerationLoop:
         if reason in ("length", "stop"):
             self._emit_text(job, final=True)  # a held-back tail
         job.cache = None
+        if job.slot >= 0:  # its cells are dropped when the slot is next used
+            self._free_slots.append(job.slot)
+            job.slot = -1
         now = time.perf_counter()
         first = (job.first_token_at or now) - job.submitted
         job.on_finish(Finish(reason, job.sent, len(job.input_ids), len(job.generated), first,
