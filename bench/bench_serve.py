@@ -17,7 +17,7 @@ Keys: ``serve_ttft_p50_ms_c1``, ``serve_ttft_p50_ms_c8``, ``serve_tokens_per_s_c
 same for c4, p95), ``serve_ttft_ratio_c8`` = p50 at 8 clients / p50 at 1 (goal <= 3) and
 ``serve_errors`` (goal 0).
 
-    .venv/bin/python bench/bench_serve.py [--quick]
+    .venv/bin/python bench/bench_serve.py [--quick] [--engine auto|torch|llama.cpp]
 """
 
 from __future__ import annotations
@@ -58,27 +58,33 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: Path, home: Path) -> tuple[subprocess.Popen, str]:
+def start_server(model: Path, home: Path, engine: str = "auto"
+                 ) -> tuple[subprocess.Popen, str, str]:
+    """The server child, its base URL and what computes its answers (its own words)."""
     config = home / "config"
     shutil.copytree(ROOT / "config", config)
     port = _free_port()
+    env = isolated_env(home, LLAMAHOME_CHAT_DECODE_ENGINE=engine)  # inference.chat.decode_engine
     proc = subprocess.Popen(
         [PYTHON, "-m", "llamahome_gui", "serve", "--model", str(model), "--port", str(port),
-         "--config-dir", str(config)], env=isolated_env(home), cwd=ROOT,
+         "--config-dir", str(config)], env=env, cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()
     from llamahome_gui.core.serve.server import parse_ready
 
+    answered_by = ""
     while True:
         try:
             line = lines.get(timeout=300)
         except queue.Empty:
             proc.kill()
             raise RuntimeError("llamahome serve did not start within 300 s") from None
+        if line.startswith("Answers computed by "):
+            answered_by = line.removeprefix("Answers computed by ").split(",")[0]
         ready = parse_ready(line)
         if ready:
-            return proc, ready[0]
+            return proc, ready[0], answered_by
         if proc.poll() is not None:
             raise RuntimeError(f"llamahome serve exited ({proc.returncode}): {line}")
 
@@ -124,13 +130,13 @@ def level(client: Any, model: str, clients: int, per_client: int, max_tokens: in
             "requests": len(results), "errors": errors, "wall_s": round(wall, 1)}
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, engine: str = "auto") -> dict[str, Any]:
     import openai
 
     model_dir = starter_model()
     max_tokens, per_client = (32, 3) if quick else (64, 4)
     home = work_dir("serve")
-    proc, url = start_server(model_dir, home)
+    proc, url, answered_by = start_server(model_dir, home, engine)
     figures: dict[str, Any] = {}
     errors: list[str] = []
     try:
@@ -153,7 +159,8 @@ def run(quick: bool) -> dict[str, Any]:
     c1, c8 = figures.get("serve_ttft_p50_ms_c1"), figures.get("serve_ttft_p50_ms_c8")
     figures["serve_ttft_ratio_c8"] = round(c8 / c1, 2) if c1 and c8 else None
     figures["serve_errors"] = len(errors)
-    figures["serve_setup"].update({"max_tokens": max_tokens, "requests_per_client": per_client,
+    figures["serve_setup"].update({"engine": answered_by,
+                                   "max_tokens": max_tokens, "requests_per_client": per_client,
                                    "model": model_dir.name, "first_errors": errors[:3]})
     return figures
 
@@ -161,8 +168,10 @@ def run(quick: bool) -> dict[str, Any]:
 def main() -> None:
     p = argparse.ArgumentParser(description="serve: TTFT and tokens/s at 1, 4, 8 clients")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--engine", choices=["auto", "torch", "llama.cpp"], default="auto",
+                   help="inference.chat.decode_engine of the server (default: as shipped)")
     a = p.parse_args()
-    print(json.dumps(run(a.quick), indent=2))
+    print(json.dumps(run(a.quick, a.engine), indent=2))
 
 
 if __name__ == "__main__":

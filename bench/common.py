@@ -41,6 +41,7 @@ def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     env.update({
         "LLAMAHOME_DATA_HOME": str(home / "data"),
         "LLAMAHOME_CONFIG_HOME": str(home / "config-home"),
+        "LLAMAHOME_CACHE_HOME": str(CACHE_MODELS / "user-cache"),  # GGUF copies, made once
         "QT_QPA_PLATFORM": "offscreen",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

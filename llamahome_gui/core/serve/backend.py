@@ -175,7 +175,7 @@ class ServeBackend:
         threads = max(1, usable_cores() - 1)  # one core for the HTTP side, as the torch loop
         self.llama = LlamaCppProcess(model_gguf(folder, gguf_type, say), threads=threads,
                                      n_ctx=info.context_limit * slots, gguf_type=gguf_type,
-                                     batch_threads=threads, n_seq=slots)
+                                     batch_threads=usable_cores(), n_seq=slots)
         self.decode = f"llama.cpp/{gguf_type}"
         loras: dict[str | None, int] = {None: -1}
         for peft_name, path in files.items():

@@ -197,8 +197,11 @@ class GenerationLoop:
         for job in live:
             groups.setdefault(job.adapter, []).append(job)
         for group in groups.values():
-            if len(group) == 1:
-                self._step(group[0], prefill=True)
+            if len(group) == 1 or self._llama is not None:
+                # llama.cpp evaluates a prompt at full arithmetic speed alone (no batching gain
+                # as torch has), so each prompt's first token goes out as soon as it is ready.
+                for job in group:
+                    self._step(job, prefill=True)
                 continue
             try:
                 tokens = self._batch_prefill(group)
