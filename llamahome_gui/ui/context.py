@@ -62,6 +62,9 @@ class AppContext(QObject):
             from llamahome_gui.workers.monitor_worker import start_monitor
 
             self._monitor = start_monitor(self.config, self.state, self.show_status)
+            if self.window is not None and hasattr(self.window, "close_accepted"):
+                # the window closing ends the sampler thread too (not only the app quitting)
+                self.window.close_accepted.connect(self._monitor.stop)
         return self._monitor
 
     def monitor_if_started(self) -> MonitorService | None:

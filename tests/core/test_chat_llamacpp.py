@@ -103,10 +103,11 @@ def test_default_engine_on_the_starter_knows_paris_and_trims_long_chats(starter_
 
 
 @needs_llama_cpp
-def test_stop_ends_a_llama_cpp_answer_within_one_token(starter_model_dir):
+@pytest.mark.parametrize("penalty", [1.0, 1.1])  # greedy in the llama.cpp process / per step
+def test_stop_ends_a_llama_cpp_answer_within_one_token(starter_model_dir, penalty):
     engine = ChatEngine()
     engine.load(starter_model_dir, device="cpu")
-    settings = GenerationSettings(temperature=0.0, max_new_tokens=200)
+    settings = GenerationSettings(temperature=0.0, max_new_tokens=200, repetition_penalty=penalty)
     stream = engine.stream("You are a helpful assistant.",
                            [{"role": "user", "content": "Write a long story about a ship."}],
                            settings, min_new_tokens=200)
@@ -119,6 +120,13 @@ def test_stop_ends_a_llama_cpp_answer_within_one_token(starter_model_dir):
     stream.wait()
     assert stream.stats.stop_reason == "stopped"
     assert stream.stats.new_tokens <= seen + 1
+    # the process is in step again: the next answer is whole and the same as a fresh one's
+    short = GenerationSettings(temperature=0.0, max_new_tokens=12, repetition_penalty=penalty)
+    ask = [{"role": "user", "content": "What is the capital of France?"}]
+    again = engine.chat("You are a helpful assistant.", ask, short)[0]
+    engine.unload()
+    engine.load(starter_model_dir, device="cpu")
+    assert engine.chat("You are a helpful assistant.", ask, short)[0] == again and again
     engine.unload()
 
 

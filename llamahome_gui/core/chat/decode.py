@@ -64,6 +64,7 @@ class Sampler:
 
         self.request = request
         self._eos = torch.tensor(sorted(eos_ids), dtype=torch.long, device=device)
+        self._eos_ids = set(eos_ids)
         capacity = len(prompt_ids) + request.max_new_tokens
         self._seen = torch.empty(capacity, dtype=torch.long, device=device)
         self._seen[:len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long)
@@ -85,14 +86,20 @@ class Sampler:
             score = torch.where(score < 0, score * r.repetition_penalty,
                                 score / r.repetition_penalty)
             logits = logits.scatter(0, seen, score)
-        if produced < r.min_new_tokens and self._eos.numel():
-            logits = logits.index_fill(0, self._eos, float("-inf"))
+        masked = produced < r.min_new_tokens and bool(self._eos_ids)
         if r.greedy:
+            # the argmax of the masked logits is the plain argmax unless that is an EOS id:
+            # only then is the 49k-long masked copy made (a copy every token costs ~0.1 ms)
             token = logits.argmax()
+            if masked and int(token) in self._eos_ids:
+                token = logits.index_fill(0, self._eos, float("-inf")).argmax()
         else:
+            if masked:
+                logits = logits.index_fill(0, self._eos, float("-inf"))
             token = self._sample(logits)
-        self._seen[self._count] = token
-        self._count += 1
+        if r.repetition_penalty != 1.0:  # the seen tokens matter only to the penalty
+            self._seen[self._count] = token
+            self._count += 1
         return token
 
     def _sample(self, logits: Any) -> Any:
@@ -126,6 +133,11 @@ def run_decode(stepper: Stepper, prompt_ids: list[int], request: DecodeRequest, 
         if stop.is_set():
             return "stopped"
         session = stepper.open(len(prompt_ids) + request.max_new_tokens)
+        whole = getattr(session, "greedy_run", None)
+        if whole is not None and request.greedy and request.repetition_penalty == 1.0:
+            # the llama.cpp process picks greedy tokens itself (decode_gguf)
+            return whole(prompt_ids, request.max_new_tokens, request.min_new_tokens, eos_ids,
+                         stop, on_token)
         logits = session.prefill(prompt_ids)
         position = len(prompt_ids)
         for produced in range(request.max_new_tokens):

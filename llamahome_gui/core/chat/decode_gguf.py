@@ -176,6 +176,41 @@ class _GgufSession:
     def __init__(self, process: LlamaCppProcess) -> None:
         self._p = process
 
+    def greedy_run(self, prompt: list[int], max_new: int, min_new: int, eos_ids: set[int],
+                   stop: Any, on_token: Any) -> str:
+        """The whole greedy answer in the llama.cpp process, each token sent as it is picked:
+        no round trip per token, and this side's work (text, callbacks) overlaps the next
+        token's. Stop is read after every token as in ``run_decode``; the process is told to
+        end and its token in flight is dropped. Returns "eos", "length" or "stopped"."""
+        p = self._p
+        eos = ",".join(map(str, sorted(eos_ids))) or ","
+        try:
+            p._proc.stdin.write(f"greedy {max_new} {min_new} {eos} 0 "
+                                + " ".join(map(str, prompt)) + "\n")
+            p._proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            raise DecoderStopped(f"{p.death_note()}; send again to answer with torch") from None
+        produced, reason, told = 0, "length", False
+        while True:
+            line = p._read()
+            if line == "ok":
+                return reason
+            if not line.startswith("t "):
+                raise DecoderStopped(f"llama.cpp: {line.removeprefix('err ')}")
+            if told:
+                continue  # computed before the process read Stop: not shown
+            token = int(line[2:])
+            produced += 1
+            on_token(token)
+            if token in eos_ids:
+                reason = "eos"
+            elif stop.is_set():
+                reason = "stopped"
+                if produced < max_new:
+                    told = True
+                    p._proc.stdin.write("stop\n")
+                    p._proc.stdin.flush()
+
     def prefill(self, ids: list[int]) -> Any:
         self._p.ask("eval 0 " + " ".join(map(str, ids)))
         return self._p.logits

@@ -17,6 +17,12 @@ parent named (float32 x vocabulary), before "ok" is written.
                                        the server: several sequences (their own KV cells) in one
                                        pass with LoRA ``id``; entry i's last logits go to row i
     drop <seq>         -> ok           forget one sequence's cells
+    greedy <n> <mask> <e1,e2..> <pos> <t1> ...  -> "t <id>" per token, then ok
+                                       evaluate the prompt, then pick (argmax) and evaluate up to
+                                       n tokens here, each sent as it is picked (no round trip
+                                       per token); the end ids are not picked while fewer than
+                                       ``mask`` tokens are out; a "stop" line ends it after the
+                                       token being computed (a stray "stop" later is ignored)
     quit
 """
 
@@ -110,6 +116,41 @@ class Decoder:
                 raise RuntimeError(f"llama_decode returned {code}")
         ctypes.memmove(self._out, self.L.llama_get_logits_ith(self.ctx, -1), self.vocab * 4)
 
+    def greedy(self, n: int, mask: int, eos: list[int], pos: int, prompt: list[int],
+               out: Any) -> None:
+        import select
+
+        import numpy as np
+
+        L = self.L  # noqa: N806
+        self.eval(pos, prompt)
+        pos += len(prompt)
+        view = np.ctypeslib.as_array(ctypes.cast(self._out, ctypes.POINTER(ctypes.c_float)),
+                                     shape=(self.vocab,))
+        ends = set(eos)
+        for i in range(n):
+            logits = view if i == 0 else np.ctypeslib.as_array(
+                L.llama_get_logits_ith(self.ctx, -1), shape=(self.vocab,))
+            token = int(logits.argmax())
+            if i < mask and token in ends:
+                masked = logits.copy()
+                masked[eos] = -np.inf
+                token = int(masked.argmax())
+            out.write(f"t {token}\n")
+            out.flush()
+            if token in ends or i + 1 == n:
+                return
+            if select.select([sys.stdin], [], [], 0)[0]:
+                if sys.stdin.readline().strip() == "stop":
+                    return
+            b = self.batch_buf
+            b.token[0], b.pos[0], b.n_seq_id[0], b.logits[0], b.n_tokens = token, pos, 1, True, 1
+            b.seq_id[0][0] = 0
+            code = L.llama_decode(self.ctx, b)
+            if code != 0:
+                raise RuntimeError(f"llama_decode returned {code}")
+            pos += 1
+
     def batch(self, ident: int, entries: list[tuple[int, int, list[int]]]) -> None:
         """Each (seq, pos, tokens) appended to its own sequence; passes of at most n_batch
         tokens; the logits of entry i's last token copied to row i."""
@@ -157,6 +198,12 @@ def main() -> None:
                     seq, pos, *tokens = (int(x) for x in part.split())
                     entries.append((seq, pos, tokens))
                 decoder.batch(int(head), entries)
+            elif word == "greedy":
+                n, mask, eos, pos, *prompt = rest.split()
+                decoder.greedy(int(n), int(mask), [int(e) for e in eos.split(",") if e],
+                               int(pos), [int(t) for t in prompt], out)
+            elif word == "stop":  # a Stop that came after its answer had ended
+                continue
             elif word == "drop":
                 decoder.drop(int(rest))
             elif word == "open":
