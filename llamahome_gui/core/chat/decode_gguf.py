@@ -54,6 +54,8 @@ class LlamaCppProcess:
         # build crashes evaluating more than one token at a time in it, so prompts go token
         # by token; f16 / f32 run the plain layout, measured faster here (bench/README.md).
         quantized = gguf_type not in ("f16", "f32", "bf16")
+        if quantized:  # one token per pass: llama.cpp runs those on ``threads`` anyway
+            batch_threads = threads
         # ``threads`` compute each new token; a prompt (a short burst of matrix products, not
         # memory bound) gets ``batch_threads``: every usable core, as llama.cpp's own tools do.
         spec = {"model": str(self.path), "threads": int(threads), "n_ctx": int(n_ctx),
