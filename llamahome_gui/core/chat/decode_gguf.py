@@ -58,8 +58,10 @@ class LlamaCppProcess:
             batch_threads = threads
         # ``threads`` compute each new token; a prompt (a short burst of matrix products, not
         # memory bound) gets ``batch_threads``: every usable core, as llama.cpp's own tools do.
+        self.threads, self.batch_threads = int(threads), int(batch_threads or threads)
+        self._prompt_threads = self.batch_threads
         spec = {"model": str(self.path), "threads": int(threads), "n_ctx": int(n_ctx),
-                "batch_threads": int(batch_threads or threads), "n_seq": int(n_seq),
+                "batch_threads": self.batch_threads, "n_seq": int(n_seq),
                 "extra_bufts": quantized, "n_ubatch": 1 if quantized else 512,
                 "logits": self._logits_path}
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -119,6 +121,24 @@ class LlamaCppProcess:
         if answer != "ok":
             raise DecoderStopped(f"llama.cpp: {answer.removeprefix('err ')}")
 
+    def fit_prompt_threads(self) -> None:
+        """Every core for the next prompt unless the cores are already taken: beside a trainer
+        (or anything else keeping them busy), threads that wait for each other at every step
+        stall whenever the OS gives one of their cores away (measured with torch's: 0.6 s a
+        token on one thread, 9-10 s on two, bench/README.md), so the prompt then runs on the
+        decode threads. Busy = the 1-minute load average above the cores but half a one."""
+        wanted = self.batch_threads
+        if wanted > self.threads:
+            try:
+                busy = os.getloadavg()[0]
+            except OSError:
+                busy = 0.0
+            if busy > wanted - 0.5:
+                wanted = self.threads
+        if wanted != self._prompt_threads:
+            self.ask(f"threads {self.threads} {wanted}")
+            self._prompt_threads = wanted
+
     def lora(self, path: Path) -> int:
         """The number of this GGUF LoRA file in the process, loaded on first use."""
         key = str(path)
@@ -170,6 +190,7 @@ class GgufStepper:
         if capacity > self.process.n_ctx:
             raise DecoderStopped(f"{capacity} tokens do not fit the llama.cpp context of "
                                  f"{self.process.n_ctx}")
+        self.process.fit_prompt_threads()
         self.process.ask(f"open {self.lora}")
         return _GgufSession(self.process)
 

@@ -17,6 +17,7 @@ parent named (float32 x vocabulary), before "ok" is written.
                                        the server: several sequences (their own KV cells) in one
                                        pass with LoRA ``id``; entry i's last logits go to row i
     drop <seq>         -> ok           forget one sequence's cells
+    threads <n> <nb>   -> ok           threads for one token / for a prompt from now on
     greedy <n> <mask> <e1,e2..> <pos> <t1> ...  -> "t <id>" per token, then ok
                                        evaluate the prompt, then pick (argmax) and evaluate up to
                                        n tokens here, each sent as it is picked (no round trip
@@ -204,6 +205,9 @@ def main() -> None:
                                int(pos), [int(t) for t in prompt], out)
             elif word == "stop":  # a Stop that came after its answer had ended
                 continue
+            elif word == "threads":
+                n, nb = (int(x) for x in rest.split())
+                decoder.L.llama_set_n_threads(decoder.ctx, n, nb)
             elif word == "drop":
                 decoder.drop(int(rest))
             elif word == "open":

@@ -309,10 +309,9 @@ class ChatPage(QWidget):
     def _on_worker_loaded(self, event: Any) -> None:
         info = event.info
         self._show_progress("")
-        engine = info.decode.split(" (")[0]
-        self.status.setText(f"{info.model_name} ready on {info.device} ({engine}) · context "
-                            f"{info.context_limit:,} tokens · loaded in {info.seconds:.1f} s")
-        self.status.setToolTip(f"Answers computed by {info.decode}" if info.decode else "")
+        engine = info.decode.split(" (")[0] or info.device  # e.g. llama.cpp/f16, llama/float16
+        self.status.setText(f"Ready · {engine} on {info.device} · context "
+                            f"{info.context_limit:,} · loaded in {info.seconds:.1f} s")
         self.ctx.show_status(f"Chat model {info.model_name} loaded", 4000)
         self.load_button.setText("Unload model")
         self._update_buttons()

@@ -25,6 +25,7 @@ from PyQt6.QtWidgets import (
 from llamahome_gui.core.chat.conversation import Conversation
 from llamahome_gui.core.chat.session import AB_SIDES, ChatSession
 from llamahome_gui.ui.widgets.chat_input import ChatInputWidget
+from llamahome_gui.ui.widgets.chat_message import ElidedLabel
 from llamahome_gui.ui.widgets.chat_transcript import ChatTranscriptWidget
 
 FLUSH_MS = 40  # streamed text is painted at most this often
@@ -83,7 +84,8 @@ class ChatConversationPanel(QWidget):
         self.regenerate_button = QPushButton("Regenerate")
         self.regenerate_button.setObjectName("chat.regenerate")
         self.regenerate_button.setToolTip("Answer the last question again")
-        self.status = QLabel()
+        self.status = ElidedLabel()  # a long line ends in "…" (whole in its tooltip)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.status.setObjectName("chat.status")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         input_row = QHBoxLayout()
@@ -94,8 +96,7 @@ class ChatConversationPanel(QWidget):
         input_row.addLayout(buttons)
         controls = QHBoxLayout()
         controls.addWidget(self.regenerate_button)
-        controls.addStretch(1)
-        controls.addWidget(self.status)
+        controls.addWidget(self.status, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.columns, 1)
