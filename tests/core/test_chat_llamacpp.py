@@ -229,6 +229,7 @@ def test_without_llama_cpp_auto_uses_torch_and_asking_for_it_says_how(tiny_model
     engine.unload()
     with pytest.raises(ChatEngineError, match=r"llama-cpp-python is not installed .*--llamacpp"):
         engine.load(tiny_model_dir, device="cpu", decode_engine="llama.cpp")
+    assert not engine.loaded
 
 
 def test_a_lora_gguf_file_reads_back_with_scales_inside(tiny_model_dir, all_linear_adapter,

@@ -121,7 +121,7 @@ def test_plain_completions_and_stop_strings(client):
 
 def test_prompts_arriving_together_answer_as_if_each_came_alone(backend):
     """Prompts of different lengths prefilled in one padded batch decode exactly as alone."""
-    from llamahome_gui.core.serve.scheduler import Job, Sampling
+    from llamahome_gui.core.serve.jobs import Job, Sampling
 
     prompts = [backend.chat_ids([{"role": "user", "content": q}]) for q in
                ("Hi", "Tell me about the sea.", "What is the capital of France, and why?")]

@@ -56,6 +56,19 @@ def llama_cpp_unusable(model_dir: Path, device: str, dtype: str) -> str:
     return ""
 
 
+def choose_engine(asked: str, precision: str, model_dir: Path, device: str,
+                  dtype: str) -> tuple[str, str]:
+    """(engine, why llama.cpp cannot answer) for ``inference.chat.decode_engine`` = ``asked``:
+    the chat engine and the server both decide here. "torch" is torch, and so is float32 with
+    "auto" (the exact answers), both with no reason; otherwise llama.cpp unless
+    :func:`llama_cpp_unusable` gives the reason. Callers refuse an explicit "llama.cpp" that
+    comes back as torch."""
+    if asked == "torch" or (asked == "auto" and precision == "float32"):
+        return "torch", ""
+    why = llama_cpp_unusable(model_dir, device, dtype)
+    return ("torch", why) if why else ("llama.cpp", "")
+
+
 class DecoderSet:
     """Steppers for one model: per adapter folder ("" = base), at the engine's precision."""
 

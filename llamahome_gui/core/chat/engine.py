@@ -24,12 +24,7 @@ from typing import Any
 
 from llamahome_gui.core.chat.decode import DecodeRequest, Stepper
 from llamahome_gui.core.chat.decode_llama import PRECISIONS
-from llamahome_gui.core.chat.decoders import (
-    ENGINES,
-    DecoderSet,
-    default_precision,
-    llama_cpp_unusable,
-)
+from llamahome_gui.core.chat.decoders import ENGINES, DecoderSet, choose_engine, default_precision
 from llamahome_gui.core.chat.prompt import PreparedPrompt, fit_to_context
 from llamahome_gui.core.chat.settings import GenerationSettings
 from llamahome_gui.core.chat.streaming import ChatStream, GenerationStats, eos_ids
@@ -197,9 +192,12 @@ class ChatEngine:
                               sum(p.numel() for p in model.parameters()), limit, 0.0)
         if str(torch_dtype) != "torch.float32":
             precision = "float32"  # packing starts from float32 weights; keep the model's own
-        # float32 asked for = the exact answers (token for token as generate): torch's decoder
-        engine = "torch" if decode_engine == "auto" and decode_precision == "float32" else \
-            self._pick_engine(decode_engine, folder, device_name, self._info.dtype)
+        engine, why = choose_engine(decode_engine, decode_precision, folder, device_name,
+                                    self._info.dtype)
+        if decode_engine == "llama.cpp" and engine != "llama.cpp":
+            self.unload()  # nothing half loaded is left behind
+            raise ChatEngineError(f"the llama.cpp decode engine cannot answer here: {why}. Set "
+                                  "inference.chat.decode_engine = auto or torch")
         import torch
 
         from llamahome_gui.core.chat.decode_gguf import GGUF_TYPES
@@ -227,16 +225,6 @@ class ChatEngine:
                               self.decode_path)
         say(f"{folder.name} ready")
         return self._info
-
-    @staticmethod
-    def _pick_engine(asked: str, folder: Path, device: str, dtype: str) -> str:
-        if asked == "torch":
-            return "torch"
-        why = llama_cpp_unusable(folder, device, dtype)
-        if why and asked == "llama.cpp":
-            raise ChatEngineError(f"the llama.cpp decode engine cannot answer here: {why}. Set "
-                                  "inference.chat.decode_engine = auto or torch")
-        return "torch" if why else "llama.cpp"
 
     def unload(self) -> UnloadInfo:
         """Drop the model and every adapter; RSS before and after (and the GPU cache emptied)."""

@@ -27,8 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llamahome_gui.core.serve import wire
 from llamahome_gui.core.serve.backend import ServeBackend, ServeOptions
+from llamahome_gui.core.serve.jobs import Finish, Job, Sampling
 from llamahome_gui.core.serve.requestlog import RequestRecord
-from llamahome_gui.core.serve.scheduler import Finish, Job, Sampling
 
 LOG = logging.getLogger("llamahome.serve")
 POLL_S = 0.25  # how often a waiting non-streamed request checks that its client is still there

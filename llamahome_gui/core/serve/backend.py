@@ -16,7 +16,8 @@ from typing import Any
 from llamahome_gui.core.chat.prompt import encode, render
 from llamahome_gui.core.chat.settings import GenerationSettings
 from llamahome_gui.core.chat.setup import ChatSetup
-from llamahome_gui.core.serve.scheduler import GenerationLoop, Job, Sampling
+from llamahome_gui.core.serve.jobs import Job, Sampling
+from llamahome_gui.core.serve.scheduler import GenerationLoop
 
 LOOPBACK_NAMES = ("localhost",)
 
@@ -142,17 +143,17 @@ class ServeBackend:
         for chat); None = the loop runs torch. An adapter llama.cpp cannot apply (DoRA, …)
         keeps the whole server on torch, saying so."""
         from llamahome_gui.core.chat.decode_gguf import GGUF_TYPES, LlamaCppProcess
-        from llamahome_gui.core.chat.decoders import llama_cpp_unusable
+        from llamahome_gui.core.chat.decoders import choose_engine
         from llamahome_gui.core.chat.gguf_files import adapter_gguf, model_gguf
         from llamahome_gui.core.export.errors import UnsupportedModelError
         from llamahome_gui.core.models.loading import usable_cores
 
         asked, precision = setup.decode_engine, setup.decode_precision
-        if asked == "torch" or (asked == "auto" and precision == "float32"):
-            return None
         say = progress or (lambda _m: None)
         folder = Path(info.model_dir)
-        why = llama_cpp_unusable(folder, info.device, info.dtype)
+        engine, why = choose_engine(asked, precision, folder, info.device, info.dtype)
+        if engine == "torch" and not why:  # torch chosen (the setting, or float32)
+            return None
         # one KV sequence per request answered at once, each the full context; bounded
         if not why and slots * info.context_limit > 262_144:
             why = (f"{slots} requests x {info.context_limit} tokens of context is more KV cache "
