@@ -71,7 +71,7 @@ class LlamaCppProcess:
             bufsize=1, env=env)
         self._loras: dict[str, int] = {}
         try:
-            first = self._read()
+            first = self.read()
             if not first.startswith("ready "):
                 raise DecoderStopped(f"llama.cpp could not open {self.path.name}: "
                                      f"{first.removeprefix('err ')}")
@@ -97,7 +97,8 @@ class LlamaCppProcess:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def _read(self) -> str:
+    def read(self) -> str:
+        """The next line from the process; DecoderStopped when it has ended."""
         line = self._proc.stdout.readline()
         if not line:
             raise DecoderStopped(f"{self.death_note()}; send again to answer with torch")
@@ -110,14 +111,18 @@ class LlamaCppProcess:
         why = f": {tail[-1]}" if tail else ""
         return f"the llama.cpp decoder stopped (exit code {code}){why}"
 
-    def ask(self, line: str) -> None:
-        """Send one command; raise DecoderStopped when it fails or the process is gone."""
+    def send(self, line: str) -> None:
+        """Write one command line; DecoderStopped when the process is gone."""
         try:
             self._proc.stdin.write(line + "\n")
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
             raise DecoderStopped(f"{self.death_note()}; send again to answer with torch") from None
-        answer = self._read()
+
+    def ask(self, line: str) -> None:
+        """Send one command and wait for its "ok"; DecoderStopped when it fails."""
+        self.send(line)
+        answer = self.read()
         if answer != "ok":
             raise DecoderStopped(f"llama.cpp: {answer.removeprefix('err ')}")
 
@@ -207,15 +212,10 @@ class _GgufSession:
         end and its token in flight is dropped. Returns "eos", "length" or "stopped"."""
         p = self._p
         eos = ",".join(map(str, sorted(eos_ids))) or ","
-        try:
-            p._proc.stdin.write(f"greedy {max_new} {min_new} {eos} 0 "
-                                + " ".join(map(str, prompt)) + "\n")
-            p._proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            raise DecoderStopped(f"{p.death_note()}; send again to answer with torch") from None
+        p.send(f"greedy {max_new} {min_new} {eos} 0 " + " ".join(map(str, prompt)))
         produced, reason, told = 0, "length", False
         while True:
-            line = p._read()
+            line = p.read()
             if line == "ok":
                 return reason
             if not line.startswith("t "):
@@ -231,8 +231,7 @@ class _GgufSession:
                 reason = "stopped"
                 if produced < max_new:
                     told = True
-                    p._proc.stdin.write("stop\n")
-                    p._proc.stdin.flush()
+                    p.send("stop")
 
     def prefill(self, ids: list[int]) -> Any:
         self._p.ask("eval 0 " + " ".join(map(str, ids)))

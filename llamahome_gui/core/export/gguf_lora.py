@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from llamahome_gui.core.export.errors import UnsupportedModelError
-from llamahome_gui.core.export.gguf_writer import _permute, gguf_architecture, read_config
+from llamahome_gui.core.export.gguf_writer import _permute, read_config, tensor_names
 
 _KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight$")
 
@@ -74,13 +74,7 @@ def write_lora_gguf(adapter_dir: Path, model_dir: Path, out: Path,
 
     adapter_dir, model_dir, out = Path(adapter_dir), Path(model_dir), Path(out)
     config = check_lora_expressible(adapter_dir)
-    model_config = read_config(model_dir)
-    arch, permute = gguf_architecture(model_config)
-    n_layers = int(model_config["num_hidden_layers"])
-    n_head = int(model_config["num_attention_heads"])
-    n_kv = int(model_config.get("num_key_value_heads") or n_head)
-    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
-    names = gguf.get_tensor_name_map(arch_enum, n_layers)
+    mapping = tensor_names(read_config(model_dir))
     weights = adapter_dir / "adapter_model.safetensors"
     if not weights.is_file():
         raise UnsupportedModelError(f"{adapter_dir} has no adapter_model.safetensors")
@@ -104,7 +98,7 @@ def write_lora_gguf(adapter_dir: Path, model_dir: Path, out: Path,
         if set(parts) != {"A", "B"}:
             raise UnsupportedModelError(f"{adapter_dir.name}: {module} lacks its LoRA "
                                         f"{'B' if 'A' in parts else 'A'} matrix")
-        target = names.get_name(f"{module}.weight", try_suffixes=(".weight",))
+        target = mapping.names.get_name(f"{module}.weight", try_suffixes=(".weight",))
         if target is None or target.startswith(("token_embd", "output.")):
             raise UnsupportedModelError(f"{adapter_dir.name} cannot be a GGUF LoRA file: it "
                                         f"adapts {module}, which llama.cpp's LoRA does not here")
@@ -113,14 +107,12 @@ def write_lora_gguf(adapter_dir: Path, model_dir: Path, out: Path,
         scale = _pattern_value(config.get("alpha_pattern") or {}, module, alpha) / (
             math.sqrt(r) if rslora else r)
         b = b * scale
-        if permute and ".attn_q." in target:
-            b = _permute(b, n_head)
-        elif permute and ".attn_k." in target:
-            b = _permute(b, n_kv)
+        if mapping.permute_heads(target):  # B's rows are the weight's rows
+            b = _permute(b, mapping.permute_heads(target))
         tensors.append((f"{target}.lora_a", np.ascontiguousarray(a, dtype=np.float32)))
         tensors.append((f"{target}.lora_b", np.ascontiguousarray(b, dtype=np.float32)))
 
-    writer = gguf.GGUFWriter(None, arch)
+    writer = gguf.GGUFWriter(None, mapping.arch)
     writer.add_type("adapter")
     writer.add_string("adapter.type", "lora")
     writer.add_float32("adapter.lora.alpha", 0.0)  # scales are inside B (see the module text)

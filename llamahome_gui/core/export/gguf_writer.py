@@ -127,6 +127,36 @@ def _nbytes(shape: tuple[int, ...], qtype: Any) -> int:
     return math.prod(shape[:-1]) * (shape[-1] // block) * size
 
 
+@dataclass(frozen=True)
+class TensorNames:
+    """Hugging Face -> GGUF tensor names for one model, and which rows need the permutation."""
+
+    arch: str
+    names: Any            # gguf.TensorNameMap
+    n_head: int
+    n_kv: int
+    permute: bool
+
+    def permute_heads(self, target: str) -> int:
+        """Heads whose rows the GGUF layout interleaves in ``target`` (0 = none)."""
+        if self.permute and ".attn_q." in target:
+            return self.n_head
+        if self.permute and ".attn_k." in target:
+            return self.n_kv
+        return 0
+
+
+def tensor_names(config: dict[str, Any]) -> TensorNames:
+    """The name map for a model's config.json (the base writer and the LoRA writer share it)."""
+    import gguf
+
+    arch, permute = gguf_architecture(config)
+    n_head = int(config["num_attention_heads"])
+    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
+    return TensorNames(arch, gguf.get_tensor_name_map(arch_enum, int(config["num_hidden_layers"])),
+                       n_head, int(config.get("num_key_value_heads") or n_head), permute)
+
+
 def plan(model_dir: Path, quant: str = "f16") -> list[TensorPlan]:
     """What would be written, tensor by tensor (reads headers only: cheap)."""
     import gguf
@@ -135,13 +165,9 @@ def plan(model_dir: Path, quant: str = "f16") -> list[TensorPlan]:
         raise UnsupportedModelError(f"quantization {quant!r} is not one of {', '.join(QUANTS)}")
     model_dir = Path(model_dir)
     config = read_config(model_dir)
-    arch, permute = gguf_architecture(config)
+    mapping = tensor_names(config)
+    arch, names, n_head = mapping.arch, mapping.names, mapping.n_head
     _, rope = _rope(config)
-    n_layers = int(config["num_hidden_layers"])
-    n_head = int(config["num_attention_heads"])
-    n_kv = int(config.get("num_key_value_heads") or n_head)
-    arch_enum = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
-    names = gguf.get_tensor_name_map(arch_enum, n_layers)
     tied = bool(config.get("tie_word_embeddings", False))
     out: list[TensorPlan] = []
     for hf_name, shape in _shapes(_weight_files(model_dir)).items():
@@ -150,13 +176,9 @@ def plan(model_dir: Path, quant: str = "f16") -> list[TensorPlan]:
         target = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if target is None:
             raise UnsupportedModelError(f"its tensor {hf_name} has no GGUF name for {arch}")
-        heads = 0
-        if permute and ".attn_q." in target:
-            heads = n_head
-        elif permute and ".attn_k." in target:
-            heads = n_kv
         qtype = _qtype_for(target, shape, quant)
-        out.append(TensorPlan(target, hf_name, shape, qtype, _nbytes(shape, qtype), heads))
+        out.append(TensorPlan(target, hf_name, shape, qtype, _nbytes(shape, qtype),
+                              mapping.permute_heads(target)))
     if rope["rope_type"] == "llama3":
         head_dim = int(config.get("head_dim") or config["hidden_size"] // n_head)
         out.append(TensorPlan(gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ROPE_FREQS], "",
